@@ -1,0 +1,57 @@
+"""The ``fedrisk`` command tree. Only wiring lives here; each command group has its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fedrisk._env import quiet_and_offline
+
+quiet_and_offline()
+
+from fedrisk.cli import audit as audit_cli  # noqa: E402
+from fedrisk.cli import constitution as constitution_cli  # noqa: E402
+from fedrisk.cli import contribution as contribution_cli  # noqa: E402
+from fedrisk.cli import demo as demo_cli  # noqa: E402
+from fedrisk.cli import privacy as privacy_cli  # noqa: E402
+from fedrisk.cli import stress as stress_cli  # noqa: E402
+from fedrisk.errors import FedriskError  # noqa: E402
+
+app = typer.Typer(
+    name="fedrisk",
+    help="Federated risk models for rival financial institutions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command(name="demo")(demo_cli.demo)
+app.add_typer(stress_cli.app, name="stress")
+app.add_typer(privacy_cli.app, name="privacy")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(contribution_cli.app, name="contribution")
+app.add_typer(constitution_cli.app, name="constitution")
+
+
+def main() -> None:
+    """Console entry point: fedrisk errors become a one-line message and a stable exit code."""
+    try:
+        app(standalone_mode=False)
+    except FedriskError as err:
+        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        sys.exit(err.exit_code)
+    except typer.Exit as ex:
+        sys.exit(ex.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as err:  # click usage errors
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
