@@ -1,0 +1,1 @@
+"""Alembic migrations of the coordinator's state (applied programmatically on open)."""
