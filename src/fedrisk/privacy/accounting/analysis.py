@@ -222,8 +222,10 @@ def calibrate_noise(
     >>> round(z, 3)
     1.453
     """
-    if isinstance(target_epsilon, bool) or not isinstance(target_epsilon, int | float) or not (
-        0.0 < target_epsilon < math.inf
+    if (
+        isinstance(target_epsilon, bool)
+        or not isinstance(target_epsilon, int | float)
+        or not (0.0 < target_epsilon < math.inf)
     ):
         raise ConfigError(f"target_epsilon must be a finite number > 0, got {target_epsilon!r}")
     if not (0.0 < rel_tolerance < 1.0):
