@@ -56,6 +56,7 @@ class ConvergenceRow:
 
     permutations: int
     truncation_tol: float
+    antithetic: bool
     repeats: int
     mean_evaluations: float
     evaluation_fraction: float
@@ -70,6 +71,7 @@ def convergence_report(
     *,
     permutation_grid: Sequence[int],
     truncation_tol: float = 0.0,
+    antithetic: bool = False,
     repeats: int = 5,
     rng: np.random.Generator,
 ) -> list[ConvergenceRow]:
@@ -89,7 +91,12 @@ def convergence_report(
     for permutations in permutation_grid:
         runs = [
             monte_carlo_shapley(
-                names, cached, permutations=permutations, truncation_tol=truncation_tol, rng=rng
+                names,
+                cached,
+                permutations=permutations,
+                truncation_tol=truncation_tol,
+                antithetic=antithetic,
+                rng=rng,
             )
             for _ in range(repeats)
         ]
@@ -99,6 +106,7 @@ def convergence_report(
             ConvergenceRow(
                 permutations=permutations,
                 truncation_tol=truncation_tol,
+                antithetic=antithetic,
                 repeats=repeats,
                 mean_evaluations=float(np.mean([r.n_evaluations for r in runs])),
                 evaluation_fraction=float(np.mean([e.evaluation_fraction for e in errors])),
@@ -112,9 +120,10 @@ def convergence_report(
 
 def format_convergence(rows: Sequence[ConvergenceRow]) -> str:
     """Render rows as a plain-text table (for logs, tests and the docs)."""
-    lines = ["permutations  tol     evals  frac   mean_err%  worst_err%  mean_se"]
+    lines = ["permutations  anti  tol     evals  frac   mean_err%  worst_err%  mean_se"]
     lines += [
-        f"{r.permutations:>12}  {r.truncation_tol:<6.3g}  {r.mean_evaluations:>5.1f}"
+        f"{r.permutations:>12}  {'yes' if r.antithetic else 'no':<4}  {r.truncation_tol:<6.3g}"
+        f"  {r.mean_evaluations:>5.1f}"
         f"  {r.evaluation_fraction:5.2f}  {r.mean_max_error_pct_of_total:9.2f}"
         f"  {r.worst_max_error_pct_of_total:10.2f}  {r.mean_std_error:7.4f}"
         for r in rows

@@ -181,24 +181,32 @@ def sample_marginals(
     truncation_tol: float,
     rng: np.random.Generator,
     guided: bool = False,
+    antithetic: bool = False,
     max_evaluations: int | None = None,
 ) -> FloatArray:
-    """Sample truncated permutations; return a ``(permutations_done, n)`` array of marginal contributions.
+    """Sample truncated permutations; return one row of marginal contributions per independent sample.
 
-    With ``max_evaluations``, no new permutation starts once the view has evaluated that many distinct
-    coalitions (at least two permutations always run), so the budget is exceeded by at most ``n - 1``.
+    Without ``antithetic`` a row is one permutation. With it, permutations come in pairs (an order and its
+    reverse) and a row is the mean of the pair, so rows stay independent and the standard error honest.
+    With ``max_evaluations``, no new sample starts once the view has evaluated that many distinct
+    coalitions (two samples always run), so the budget is exceeded by at most ``n - 1`` (``2n - 2`` when
+    antithetic).
     """
     n = len(names)
     v_empty = view(frozenset())
     v_full = view(frozenset(names))
+    per_row = 2 if antithetic else 1
     rows: list[FloatArray] = []
-    for index in range(permutations):
+    for index in range(permutations // per_row):
         if max_evaluations is not None and index >= 2 and view.n_evaluations >= max_evaluations:
             break
         order = _permutation(n, index, rng, guided=guided)
-        rows.append(
-            _marginals_of(names, order, view, v_empty=v_empty, v_full=v_full, truncation_tol=truncation_tol)
-        )
+        orders = [order, order[::-1].copy()] if antithetic else [order]
+        pair = [
+            _marginals_of(names, o, view, v_empty=v_empty, v_full=v_full, truncation_tol=truncation_tol)
+            for o in orders
+        ]
+        rows.append(np.mean(pair, axis=0))
     return np.vstack(rows)
 
 
@@ -218,6 +226,7 @@ def monte_carlo_shapley(
     permutations: int,
     truncation_tol: float = 0.0,
     rng: np.random.Generator,
+    antithetic: bool = False,
     max_evaluations: int | None = None,
 ) -> ShapleyResult:
     """Estimate Shapley values by truncated permutation sampling (TMC-Shapley, Ghorbani & Zou 2019).
@@ -240,6 +249,11 @@ def monte_carlo_shapley(
         Absolute tolerance in utility units; 0 disables truncation.
     rng
         Source of randomness (inject a seeded ``numpy.random.Generator`` for reproducible estimates).
+    antithetic
+        Sample each order together with its reverse (antithetic pairs; ``permutations`` must then be even
+        and >= 4). A member that joins early in one joins late in the other, which cancels much of the
+        variance when returns diminish: on the 7-member test game it halves the error at a budget of 25
+        coalitions (see ``docs/contribution.md``).
     max_evaluations
         Optional budget of distinct coalition evaluations: no permutation starts once it is reached.
 
@@ -250,6 +264,10 @@ def monte_carlo_shapley(
     """
     names = check_players(players)
     _check_sampling(permutations, truncation_tol)
+    if antithetic and (permutations % 2 or permutations < 4):
+        raise ConfigError(
+            f"antithetic sampling needs an even number of permutations >= 4, got {permutations}"
+        )
     if max_evaluations is not None and max_evaluations < 2:
         raise ConfigError(f"max_evaluations must be >= 2 (v(∅) and v(N)), got {max_evaluations}")
     view = CountingView(as_cached(utility))
@@ -259,6 +277,7 @@ def monte_carlo_shapley(
         permutations=permutations,
         truncation_tol=truncation_tol,
         rng=rng,
+        antithetic=antithetic,
         max_evaluations=max_evaluations,
     )
     values, errors = _summarise(names, samples)
@@ -267,7 +286,7 @@ def monte_carlo_shapley(
         std_errors=errors,
         n_evaluations=view.n_evaluations,
         method="monte_carlo",
-        n_permutations=samples.shape[0],
+        n_permutations=samples.shape[0] * (2 if antithetic else 1),
     )
 
 
