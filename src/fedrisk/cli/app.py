@@ -12,6 +12,7 @@ quiet_and_offline()
 
 from fedrisk.cli import audit as audit_cli  # noqa: E402
 from fedrisk.cli import constitution as constitution_cli  # noqa: E402
+from fedrisk.cli import contracts as contracts_cli  # noqa: E402
 from fedrisk.cli import contribution as contribution_cli  # noqa: E402
 from fedrisk.cli import demo as demo_cli  # noqa: E402
 from fedrisk.cli import privacy as privacy_cli  # noqa: E402
@@ -31,6 +32,7 @@ app.add_typer(privacy_cli.app, name="privacy")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(contribution_cli.app, name="contribution")
 app.add_typer(constitution_cli.app, name="constitution")
+app.add_typer(contracts_cli.app, name="contracts")
 
 
 def main() -> None:
