@@ -1,1 +1,1 @@
-"""fedrisk.evaluation."""
+"""Evaluation: metrics, bootstrap intervals, early warning."""

@@ -1,0 +1,185 @@
+"""The member node: a Flower ClientApp that trains and evaluates on the member's own data only.
+
+The same ``app`` runs on Flower's simulation engine (the demo, tests) and on a deployed SuperNode. A deployed
+node names itself and its data with node config ``member=<id> data-dir=<path>``; in simulation the node's
+``partition-id`` indexes the plan's member list and the data dir comes from the job config.
+
+What leaves the node: model parameters after local training, the number of training examples, the training
+loss and timing, and validation loss/AUPRC on its own validation period. Never rows, labels or scores.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+
+from fedrisk.errors import ConfigError
+from fedrisk.evaluation.metrics import auprc
+from fedrisk.features.panel import Split
+from fedrisk.features.pipeline import member_panel
+from fedrisk.features.stress import FEATURES
+from fedrisk.models.stgraph import (
+    ModelConfig,
+    STGraphNet,
+    TorchMember,
+    get_weights,
+    masked_log_loss,
+    predict,
+    prepare_member,
+    set_weights,
+    train_steps,
+)
+
+app = ClientApp()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJob:
+    """The parts of a job config a member needs, parsed and checked."""
+
+    member: str
+    data_dir: Path
+    split: Split
+    window: int
+    hidden: int
+    months: float | None
+    local_steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    proximal_mu: float
+    seed: int
+
+
+def _identify(context: Context, config: ConfigRecord) -> tuple[str, Path]:
+    node = context.node_config
+    if "member" in node:
+        member = str(node["member"])
+        data_dir = Path(str(node.get("data-dir", config.get("sim-data-dir", ""))))
+    else:
+        members = [str(m) for m in config["members"]]  # type: ignore[union-attr]
+        pid = int(node["partition-id"])  # type: ignore[arg-type]
+        if pid >= len(members):
+            raise ConfigError(f"partition-id {pid} has no member (plan lists {len(members)}).")
+        member, data_dir = members[pid], Path(str(config["sim-data-dir"]))
+    return member, data_dir
+
+
+def parse_job(context: Context, config: ConfigRecord) -> MemberJob:
+    """Read the job config of a message for this node."""
+    member, data_dir = _identify(context, config)
+    limited = [str(m) for m in config.get("limited-members", [])]  # type: ignore[union-attr]
+    months_list = [float(k) for k in config.get("limited-months", [])]  # type: ignore[union-attr]
+    months = dict(zip(limited, months_list, strict=True)).get(member)
+    split = Split(
+        train_start=pd.Timestamp(str(config["train-start"])),
+        val_start=pd.Timestamp(str(config["val-start"])),
+        test_start=pd.Timestamp(str(config["test-start"])),
+        test_end=pd.Timestamp(str(config["test-end"])),
+        horizon=int(config["horizon"]),  # type: ignore[arg-type]
+    )
+    return MemberJob(
+        member=member,
+        data_dir=data_dir,
+        split=split,
+        window=int(config["window"]),  # type: ignore[arg-type]
+        hidden=int(config["hidden"]),  # type: ignore[arg-type]
+        months=months,
+        local_steps=int(config["local-steps"]),  # type: ignore[arg-type]
+        batch_size=int(config["batch-size"]),  # type: ignore[arg-type]
+        lr=float(config["lr"]),  # type: ignore[arg-type]
+        weight_decay=float(config["weight-decay"]),  # type: ignore[arg-type]
+        proximal_mu=float(config.get("proximal-mu", 0.0)),  # type: ignore[arg-type]
+        seed=int(config["seed"]),  # type: ignore[arg-type]
+    )
+
+
+@lru_cache(maxsize=32)
+def load_member(member: str, data_dir: str, split: Split, window: int, months: float | None) -> TorchMember:
+    """The member's prepared data for a job, normalised on its own (possibly limited) training rows."""
+    panel = member_panel(Path(data_dir), member, horizon=split.horizon)
+    train_idx = panel.train_index(split, window=window, months=months)
+    norm = panel.fit_stats(train_idx).normaliser()
+    return prepare_member(
+        panel,
+        norm,
+        train_idx=train_idx,
+        val_idx=panel.val_index(split, window=window),
+        test_idx=panel.test_index(split, window=window),
+        window=window,
+    )
+
+
+def member_rng(seed: int, member: str, server_round: int) -> np.random.Generator:
+    """A per-member, per-round generator (research seeding; not privacy noise)."""
+    return np.random.default_rng([seed, zlib.crc32(member.encode()), server_round])
+
+
+def _model(job: MemberJob, arrays: ArrayRecord) -> STGraphNet:
+    torch.manual_seed(job.seed)
+    model = STGraphNet(ModelConfig(n_features=len(FEATURES), window=job.window, hidden=job.hidden))
+    set_weights(model, arrays.to_numpy_ndarrays())
+    return model
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Local training from the received global model; replies with new weights and metrics."""
+    torch.set_num_threads(1)
+    config = msg.content["config"]
+    job = parse_job(context, config)  # type: ignore[arg-type]
+    data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
+    model = _model(job, msg.content["arrays"])  # type: ignore[arg-type]
+    start = time.perf_counter()
+    loss = train_steps(
+        model,
+        [data],
+        steps=job.local_steps,
+        batch_size=job.batch_size,
+        lr=job.lr,
+        weight_decay=job.weight_decay,
+        proximal_mu=job.proximal_mu,
+        rng=member_rng(job.seed, job.member, int(config["server-round"])),  # type: ignore[arg-type]
+    )
+    elapsed = time.perf_counter() - start
+    metrics = MetricRecord({"num-examples": data.n_train, "train-loss": loss, "train-time-s": elapsed})
+    content = RecordDict({"arrays": ArrayRecord(get_weights(model)), "metrics": metrics})
+    return Message(content=content, reply_to=msg)
+
+
+@app.evaluate()
+def evaluate(msg: Message, context: Context) -> Message:
+    """Validation loss and AUPRC of the received model on the member's own validation period."""
+    torch.set_num_threads(1)
+    config = msg.content["config"]
+    job = parse_job(context, config)  # type: ignore[arg-type]
+    data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
+    model = _model(job, msg.content["arrays"])  # type: ignore[arg-type]
+    loss, n = masked_log_loss(model, data, data.val_idx)
+    probs = predict(model, data, data.val_idx)
+    t = torch.from_numpy(data.val_idx)
+    mask = data.label_mask[t].numpy()
+    ap = auprc(data.y[t].numpy()[mask], probs[mask]) if n else None
+    metrics = MetricRecord(
+        {"num-examples": n, "val-loss": loss if n else 0.0, "val-auprc": ap if ap is not None else 0.0}
+    )
+    return Message(content=RecordDict({"metrics": metrics}), reply_to=msg)
+
+
+@app.query()
+def query(msg: Message, context: Context) -> Message:
+    """Roll call: the member id and how many training examples it would bring to the job."""
+    config = msg.content["config"]
+    job = parse_job(context, config)  # type: ignore[arg-type]
+    data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
+    reply = ConfigRecord({"member": job.member, "n-train": data.n_train})
+    return Message(content=RecordDict({"member": reply}), reply_to=msg)

@@ -1,0 +1,115 @@
+"""What a federated run does, as plain records that travel in Flower ConfigRecords.
+
+A :class:`FederationPlan` is a list of :class:`Job` s run one after the other by the coordinator (ServerApp) over
+the same connected member nodes, so one start of the simulation engine serves many experiments (the main model,
+FedProx, the onboarding curve). Everything a member needs to act is in the job's config: no second code path
+between the simulation engine and the deployment engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from fedrisk.errors import MIN_COHORT, ConfigError
+from fedrisk.features.panel import Split
+
+StrategyName = Literal["fedavg", "fedprox"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSettings:
+    """Local training settings sent to members each round."""
+
+    rounds: int = 12
+    local_steps: int = 40
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    proximal_mu: float = 0.0
+    window: int = 24
+    hidden: int = 32
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "local_steps", "batch_size", "window", "hidden"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.proximal_mu < 0:
+            raise ConfigError(f"proximal_mu must be >= 0, got {self.proximal_mu}")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One federated training: a cohort, a strategy, and optional history limits per member."""
+
+    name: str
+    cohort: tuple[str, ...]
+    strategy: StrategyName = "fedavg"
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    months: tuple[tuple[str, float], ...] = ()
+    """Members restricted to their last k months of training history (onboarding)."""
+
+    def __post_init__(self) -> None:
+        if len(set(self.cohort)) < MIN_COHORT:
+            raise ConfigError(
+                f"job '{self.name}' has {len(set(self.cohort))} members; a federation needs at least {MIN_COHORT} "
+                "so that no aggregate reveals one member's update."
+            )
+        if self.strategy not in ("fedavg", "fedprox"):
+            raise ConfigError(f"job '{self.name}': unknown strategy {self.strategy!r} (fedavg | fedprox)")
+
+    def months_for(self, member: str) -> float | None:
+        """History limit of a member in this job, if any."""
+        return dict(self.months).get(member)
+
+    def with_settings(self, **changes: object) -> Job:
+        """A copy with some settings changed."""
+        return replace(self, settings=replace(self.settings, **changes))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class FederationPlan:
+    """The members, the data-dir hint for simulation, the split and the jobs."""
+
+    members: tuple[str, ...]
+    jobs: tuple[Job, ...]
+    split: Split = field(default_factory=Split)
+    sim_data_dir: str = ""
+    """Only for the simulation engine; a deployed member node reads its own ``data-dir`` node config."""
+
+    def __post_init__(self) -> None:
+        unknown = {m for job in self.jobs for m in job.cohort} - set(self.members)
+        if unknown:
+            raise ConfigError(f"jobs name members not in the federation: {sorted(unknown)}")
+        names = [j.name for j in self.jobs]
+        if len(names) != len(set(names)):
+            raise ConfigError(f"job names must be unique, got {names}")
+
+
+def job_config(plan: FederationPlan, job: Job) -> dict[str, str | int | float | bool | list[str]]:
+    """The flat config a member receives for a job (ConfigRecord-compatible values only)."""
+    s = job.settings
+    limited = [m for m, _ in job.months]
+    return {
+        "job": job.name,
+        "members": list(plan.members),
+        "sim-data-dir": plan.sim_data_dir,
+        "train-start": plan.split.train_start.isoformat(),
+        "val-start": plan.split.val_start.isoformat(),
+        "test-start": plan.split.test_start.isoformat(),
+        "test-end": plan.split.test_end.isoformat(),
+        "horizon": plan.split.horizon,
+        "local-steps": s.local_steps,
+        "batch-size": s.batch_size,
+        "lr": s.lr,
+        "weight-decay": s.weight_decay,
+        "proximal-mu": s.proximal_mu,
+        "window": s.window,
+        "hidden": s.hidden,
+        "seed": s.seed,
+        "limited-members": limited,
+        "limited-months": [float(k) for _, k in job.months],
+    }
