@@ -14,8 +14,12 @@ from fedrisk.cli import audit as audit_cli  # noqa: E402
 from fedrisk.cli import constitution as constitution_cli  # noqa: E402
 from fedrisk.cli import contracts as contracts_cli  # noqa: E402
 from fedrisk.cli import contribution as contribution_cli  # noqa: E402
+from fedrisk.cli import coordinator as coordinator_cli  # noqa: E402
 from fedrisk.cli import demo as demo_cli  # noqa: E402
+from fedrisk.cli import member as member_cli  # noqa: E402
 from fedrisk.cli import privacy as privacy_cli  # noqa: E402
+from fedrisk.cli import round as round_cli  # noqa: E402
+from fedrisk.cli import status as status_cli  # noqa: E402
 from fedrisk.cli import stress as stress_cli  # noqa: E402
 from fedrisk.errors import FedriskError  # noqa: E402
 
@@ -33,6 +37,10 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(contribution_cli.app, name="contribution")
 app.add_typer(constitution_cli.app, name="constitution")
 app.add_typer(contracts_cli.app, name="contracts")
+app.add_typer(coordinator_cli.app, name="coordinator")
+app.add_typer(member_cli.app, name="member")
+app.add_typer(round_cli.app, name="round")
+app.command(name="status")(status_cli.status)
 
 
 def main() -> None:

@@ -1,0 +1,52 @@
+"""`fedrisk round now`: run one manual round immediately."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import typer
+
+from fedrisk.cli.coordinator import (
+    DEFAULT_STATE_DIR,
+    ConstitutionOpt,
+    DbUrlOpt,
+    DelayOpt,
+    JsonOpt,
+    RoundFnOpt,
+    StateDirOpt,
+    build_coordinator,
+    load_runner,
+    open_store,
+)
+from fedrisk.errors import RoundFailedError
+from fedrisk.governance.constitution_loader import load_constitution
+from fedrisk.governance.membership import seed_members
+
+app = typer.Typer(help="Manual rounds.", no_args_is_help=True)
+
+
+@app.command()
+def now(
+    constitution: ConstitutionOpt,
+    state_dir: StateDirOpt = DEFAULT_STATE_DIR,
+    db_url: DbUrlOpt = None,
+    round_fn: RoundFnOpt = None,
+    runner_delay: DelayOpt = 0.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one round now, outside the schedule; exit non-zero when it fails.
+
+    Safe next to a running coordinator: it does not touch rounds in progress.
+    """
+    rules = load_constitution(constitution)
+    store = open_store(state_dir, db_url)
+    try:
+        seed_members(store, rules)
+        record = build_coordinator(rules, store, load_runner(round_fn, delay_s=runner_delay)).run_now()
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(asdict(record), default=str, indent=2))
+    if record.state != "committed":
+        raise RoundFailedError(f"round {record.round_id} failed: {record.error}")
