@@ -12,9 +12,10 @@ The rule, precisely (``n`` members, pool ``P``, floor ``f`` and cap ``c`` as fra
    ``split="equal"``: ``w_i = 1`` (times the factor for premium members).
 4. **Bounded proportional split.** Amounts are ``a_i = clip(λ·w_i, f·P, c·P)`` with the single ``λ >= 0``
    for which they sum to ``P`` (a water-filling: a member held at the floor or the cap frees or takes the
-   difference, which the others share in proportion to their weights). Two edge cases: if every ``w_i`` is
-   0 the pool is split equally; if even ``λ → ∞`` cannot reach ``P`` (members with weight 0 are stuck at the
-   floor while all others sit at the cap), the members with weight 0 share the remainder equally.
+   difference, which the others share in proportion to their weights). Weights below ``1e-12`` of the
+   largest count as 0. Two edge cases: if every ``w_i`` is 0 the pool is split equally; if even
+   ``λ → ∞`` cannot reach ``P`` (members with weight 0 are stuck at the floor while all others sit at
+   the cap), the members with weight 0 share the remainder equally.
 
 The rules need ``n·f <= 1 <= n·c`` to be satisfiable; otherwise :class:`~fedrisk.errors.ConfigError`.
 Properties (tested): the amounts sum to ``P``; each lies in ``[f·P, c·P]``; a higher value never gets a
@@ -33,6 +34,7 @@ from fedrisk.errors import ConfigError
 Split = Literal["shapley", "equal"]
 SPLITS: tuple[str, ...] = ("shapley", "equal")
 _TOL = 1e-12
+_NEGLIGIBLE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -161,25 +163,32 @@ def _premium_members(clipped: Mapping[str, float], k: int) -> set[str]:
 def _bounded_proportional(weights: Sequence[float], total: float, lo: float, hi: float) -> list[float]:
     """Amounts ``clip(λ·w_i, lo, hi)`` summing to ``total`` (see the module docstring for edge cases)."""
     n = len(weights)
-    if all(w == 0 for w in weights):
+    top = max(weights)
+    if top <= 0:
         return [total / n] * n
+    # Scale-free and overflow-safe: weights below 1e-12 of the largest count as 0.
+    weights = [w / top if w / top >= _NEGLIGIBLE else 0.0 for w in weights]
     n_zero = sum(1 for w in weights if w == 0)
-    if (n - n_zero) * hi + n_zero * lo < total:
+    if (n - n_zero) * hi + n_zero * lo <= total * (1 + 1e-12):
+        if n_zero == 0:  # the caps exactly absorb the pool (n * cap == 1, up to rounding)
+            return [hi] * n
         rest = (total - (n - n_zero) * hi) / n_zero
-        return [hi if w > 0 else rest for w in weights]
+        return [hi if w > 0 else max(rest, lo) for w in weights]
 
     def spend(lam: float) -> float:
         return math.fsum(min(max(lam * w, lo), hi) for w in weights)
 
     breaks = sorted({b / w for w in weights if w > 0 for b in (lo, hi)})
-    low = 0.0
+    low = lam = 0.0
     for high in breaks:
-        if spend(high) >= total:
-            g_low, g_high = spend(low), spend(high)
-            lam = high if g_high == g_low else low + (total - g_low) * (high - low) / (g_high - g_low)
-            return [min(max(lam * w, lo), hi) for w in weights]
+        lam = high
+        g_low, g_high = spend(low), spend(high)
+        if g_high >= total:
+            if g_high > g_low:
+                lam = low + (total - g_low) * (high - low) / (g_high - g_low)
+            break
         low = high
-    raise AssertionError("unreachable: the cap can absorb the pool")  # pragma: no cover
+    return [min(max(lam * w, lo), hi) for w in weights]
 
 
 def _bound_of(amount: float, lo: float, hi: float, pool: float) -> str:
