@@ -24,7 +24,17 @@ from fedrisk.governance.coordinator import Coordinator, RoundRunner, make_builti
 from fedrisk.governance.store import CoordinatorStore
 from fedrisk.governance.store_factory import create_store
 
-app = typer.Typer(help="Run the federation's coordinator on its schedule.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run the federation's coordinator on its schedule.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Run the federation's coordinator on its schedule."""
+
 
 ConstitutionOpt = Annotated[Path, typer.Option("--constitution", "-c", help="Constitution TOML file.")]
 StateDirOpt = Annotated[

@@ -26,6 +26,11 @@ from fedrisk.governance.membership import seed_members
 app = typer.Typer(help="Manual rounds.", no_args_is_help=True)
 
 
+@app.callback()
+def _group() -> None:
+    """Manual rounds."""
+
+
 @app.command()
 def now(
     constitution: ConstitutionOpt,
