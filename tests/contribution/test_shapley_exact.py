@@ -128,7 +128,7 @@ def test_no_coalition_is_evaluated_twice_across_estimators() -> None:
 
     def v(s: frozenset[str]) -> float:
         calls.append(s)
-        return float(len(s)) ** 1.5
+        return float(len(s) ** 1.5)
 
     cached = CachedUtility(v)
     names = ["a", "b", "c", "d"]

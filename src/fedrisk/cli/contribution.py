@@ -45,7 +45,7 @@ def _render(section: ContributionSection) -> list[str]:
     for m in section.members:
         lines.append(
             f"{m.member:<14}{m.shapley:>10.4f}{m.std_error:>9.4f}{_fmt(m.loo):>10}"
-            f"{100 * m.reward_share:>7.1f}%  {'yes' if m.premium else ''}"
+            f"{100 * m.reward_share:>7.1f}%  {'yes' if m.premium else ''}".rstrip()
         )
     if section.raw.get("loo_note"):
         lines.append(f"leave-one-out {section.raw['loo_note']}")
