@@ -12,6 +12,7 @@ from fedrisk.contracts.detectors._base import (
     callee_name,
     enclosing,
     operator,
+    root_identifier,
     unwrap_down,
 )
 from fedrisk.contracts.parsing import FunctionInfo, iter_nodes, node_text
@@ -81,8 +82,10 @@ def _cannot_overflow(node: Node, operands: list[Node]) -> bool:
     while parent is not None and parent.type in ("expression", "parenthesized_expression"):
         parent = parent.parent
     if parent is not None and parent.type == "binary_expression" and operator(parent) in _COMPARE:
-        sides = {node_text(c).strip() for c in parent.named_children}
-        return bool(sides & set(texts))
+        # compare base names: tree-sitter-solidity parses `a[i] + b >= a[i]` as `(a[i] + b >= a)[i]`
+        bases = {root_identifier(o) for o in operands} - {""}
+        others = [c for c in parent.named_children if not c.start_byte <= node.start_byte < c.end_byte]
+        return any(root_identifier(o) in bases for o in others)
     return False
 
 
