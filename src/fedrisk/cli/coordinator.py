@@ -81,17 +81,22 @@ def load_runner(spec: str | None, *, delay_s: float = 0.0) -> RoundRunner:
     return runner
 
 
-def echo_line(line: str) -> None:
+def echo_line(line: str, *, err: bool = False) -> None:
     """Print one event line and flush (so a supervising process sees it at once)."""
-    typer.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}")
-    sys.stdout.flush()
+    typer.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}", err=err)
+    (sys.stderr if err else sys.stdout).flush()
+
+
+def echo_err(line: str) -> None:
+    """Print one event line to stderr (keeps stdout clean for ``--json``)."""
+    echo_line(line, err=True)
 
 
 def build_coordinator(
-    constitution: Constitution, store: CoordinatorStore, runner: RoundRunner
+    constitution: Constitution, store: CoordinatorStore, runner: RoundRunner, *, to_stderr: bool = False
 ) -> Coordinator:
-    """Return a coordinator that logs its events to stdout."""
-    return Coordinator(constitution, store, runner, log=echo_line)
+    """Return a coordinator that logs its events to stdout (or stderr)."""
+    return Coordinator(constitution, store, runner, log=echo_err if to_stderr else echo_line)
 
 
 @app.command()

@@ -48,7 +48,9 @@ def now(
     store = open_store(state_dir, db_url)
     try:
         seed_members(store, rules)
-        record = build_coordinator(rules, store, load_runner(round_fn, delay_s=runner_delay)).run_now()
+        record = build_coordinator(
+            rules, store, load_runner(round_fn, delay_s=runner_delay), to_stderr=True
+        ).run_now()
     finally:
         store.close()
     if as_json:

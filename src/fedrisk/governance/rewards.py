@@ -16,8 +16,8 @@ def split_fractions(weights: Mapping[str, float], *, floor: float, cap: float) -
 
     Each fraction is ``clip(λ·weight, floor, cap)`` with one λ for all, chosen so the fractions
     sum to 1 (water-filling). That is possible whenever ``n·floor ≤ 1 ≤ n·cap``; when
-    ``n·cap < 1`` everyone gets ``cap`` and the remainder stays in the pool. All-zero weights
-    split equally.
+    ``n·cap < 1`` everyone gets ``cap`` and the remainder stays in the pool. When all weighted
+    members are capped, zero-weight members share the rest equally; all-zero weights split equally.
 
     >>> shares = split_fractions({"a": 8.0, "b": 1.0, "c": 1.0}, floor=0.2, cap=0.5)
     >>> {m: round(f, 6) for m, f in shares.items()}
@@ -40,7 +40,14 @@ def split_fractions(weights: Mapping[str, float], *, floor: float, cap: float) -
     for _ in range(200):
         mid = (lo + hi) / 2.0
         lo, hi = (mid, hi) if sum(_clipped(weights, mid, floor, cap).values()) < 1.0 else (lo, mid)
-    return _clipped(weights, hi, floor, cap)
+    shares = _clipped(weights, hi, floor, cap)
+    # If every weighted member is capped, zero-weight members (held at the floor) share the rest.
+    short = 1.0 - sum(shares.values())
+    open_ = [m for m, f in shares.items() if f < cap - 1e-12]
+    if short > 1e-12 and open_:
+        for m in open_:
+            shares[m] = min(cap, shares[m] + short / len(open_))
+    return shares
 
 
 def split_rewards(weights: Mapping[str, float], *, pool: float, floor: float, cap: float) -> dict[str, float]:
