@@ -70,10 +70,17 @@ def _source_add_noise(source: NoiseSource) -> Any:
 
     def add_noise(self: Any) -> None:
         std = float(self.noise_multiplier * self.max_grad_norm)
-        for p in self.params:
+        params = list(self.params)
+        for p in params:
             opacus_optimizer._check_processed_flag(p.summed_grad)
-            draw = source.normal(tuple(p.summed_grad.shape), std=std)
-            noise = torch.from_numpy(draw).to(dtype=p.summed_grad.dtype, device=p.summed_grad.device)
+        # One draw for all parameters per step (fewer os.urandom calls), then split.
+        draws = source.normal((sum(p.summed_grad.numel() for p in params),), std=std)
+        offset = 0
+        for p in params:
+            n = p.summed_grad.numel()
+            chunk = torch.from_numpy(draws[offset : offset + n]).view(p.summed_grad.shape)
+            offset += n
+            noise = chunk.to(dtype=p.summed_grad.dtype, device=p.summed_grad.device)
             p.grad = (p.summed_grad + noise).view_as(p)
             opacus_optimizer._mark_as_processed(p.summed_grad)
 
