@@ -1,4 +1,6 @@
-"""A tiny curated-like dataset written for the tests (same layout as smartbugs-curated)."""
+"""A tiny curated-like dataset written for the tests (same layout as smartbugs-curated).
+
+Names differ per copy so that the copies are not verbatim clones (which folds keep together)."""
 
 from __future__ import annotations
 
@@ -9,25 +11,25 @@ import pytest
 
 _REENTRANT = """pragma solidity ^0.4.24;
 contract Bank{i} {{
-    mapping(address => uint) balances;
-    function deposit() public payable {{ balances[msg.sender] += msg.value; }}
+    mapping(address => uint) balances{i};
+    function deposit() public payable {{ balances{i}[msg.sender] += msg.value; }}
     function withdraw(uint amount) public {{
         if (msg.sender.call.value(amount)()) {{
-            balances[msg.sender] -= amount;
+            balances{i}[msg.sender] -= amount;
         }}
     }}
-    function balanceOf(address who) public view returns (uint) {{ return balances[who]; }}
+    function balanceOf(address who) public view returns (uint) {{ return balances{i}[who]; }}
 }}
 """
 
 _UNCHECKED = """pragma solidity ^0.4.24;
 contract Pay{i} {{
-    address owner;
-    constructor() public {{ owner = msg.sender; }}
+    address owner{i};
+    constructor() public {{ owner{i} = msg.sender; }}
     function pay(address to, uint v) public {{
-        to.send(v);
+        to.send(v + {i});
     }}
-    function total(uint a) public pure returns (uint) {{ return a * 2; }}
+    function total(uint a) public pure returns (uint) {{ return a * {i}; }}
 }}
 """
 

@@ -43,4 +43,4 @@ def test_classifier_on_curated_set(data_dir: Path) -> None:
     # Assert
     assert (len(dataset.y), int(dataset.y.sum()), dataset.unattributed_lines) == (931, 172, 2)
     assert report.pooled_central.auprc > report.pooled_baseline.auprc
-    assert report.pooled_central.auprc == pytest.approx(0.787, abs=0.01)
+    assert report.pooled_central.auprc == pytest.approx(0.778, abs=0.005)

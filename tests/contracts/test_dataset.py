@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fedrisk.contracts.dataset import build_function_dataset, curated_root, load_curated
+from fedrisk.contracts.dataset import build_function_dataset, clone_clusters, curated_root, load_curated
 from fedrisk.contracts.detectors import CATEGORIES
 from fedrisk.contracts.evaluation import evaluate_detectors
 from fedrisk.contracts.features import FEATURE_NAMES
@@ -57,3 +57,13 @@ def test_missing_and_malformed_data(tmp_path: Path, tiny_curated: Path) -> None:
     index.write_text(json.dumps([{"path": "dataset/x.sol", "vulnerabilities": []}]), encoding="utf-8")
     with pytest.raises(DataNotFoundError, match="missing"):
         load_curated(tiny_curated)
+
+
+def test_clone_clusters_keep_verbatim_copies_together() -> None:
+    # Arrange: files 0 and 1 share 2 of 3 functions; file 2 shares 1 of 4 with file 0
+    files = [{"f", "g", "h"}, {"f", "g", "k"}, {"f", "x", "y", "z"}, set()]
+    # Act
+    clusters = clone_clusters(files)
+    # Assert
+    assert clusters[0] == clusters[1]
+    assert len({clusters[0], clusters[2], clusters[3]}) == 3

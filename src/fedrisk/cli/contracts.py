@@ -107,7 +107,7 @@ def _evaluate_text(det: dict[str, Any], cv: dict[str, Any]) -> str:
             f"precision {icse['precision']:.2f}"
         )
     out.append(
-        f"Function classifier, {cv['folds']} folds grouped by contract, {cv['firms']} firms, "
+        f"Function classifier, {cv['folds']} folds grouped by clone cluster, {cv['firms']} firms, "
         f"seed {cv['seed']}:"
     )
     for name in ("central", "local_only", "rules_only"):

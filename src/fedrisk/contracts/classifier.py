@@ -226,10 +226,9 @@ class CVReport:
     firm_sizes: tuple[tuple[int, ...], ...] = field(default=())
 
 
-def _fold_indices(
-    dataset: FunctionDataset, n_folds: int, rng: np.random.Generator
-) -> list[npt.NDArray[np.int64]]:
-    return split_by_contract(dataset.groups, n_folds, rng)
+def _units(dataset: FunctionDataset) -> npt.NDArray[np.int64]:
+    """What folds and firms split by: clone clusters when known, else files."""
+    return dataset.clusters if dataset.clusters is not None else dataset.groups
 
 
 def cross_validate(
@@ -237,11 +236,14 @@ def cross_validate(
 ) -> CVReport:
     """Grouped k-fold: per fold, train centrally and per firm on the training contracts, score the test fold.
 
-    Each fold's training contracts are split (seeded) into ``n_firms`` disjoint firms. Every model
-    starts from the same seeded initial parameters.
+    Folds and firms split whole clone clusters of contracts (``dataset.clusters``; files when absent),
+    so neither a test contract nor a verbatim clone of it is in training. Each fold's training
+    contracts are split (seeded) into ``n_firms`` disjoint firms. Every model starts from the same
+    seeded initial parameters.
     """
     rng = np.random.default_rng(seed)
-    folds = _fold_indices(dataset, n_folds, rng)
+    units = _units(dataset)
+    folds = split_by_contract(units, n_folds, rng)
     central, local, baseline, sizes = [], [], [], []
     baseline_all = detector_baseline_scores(dataset)
     oof = np.zeros(len(dataset.y))
@@ -252,7 +254,7 @@ def cross_validate(
         central.append(evaluate(params, dataset.X[test], dataset.y[test]))
         oof[test] = predict_proba(params, dataset.X[test])
         baseline.append(_metrics_from_scores(baseline_all[test], dataset.y[test], threshold=0.5))
-        firm_rows = [train[part] for part in split_by_contract(dataset.groups[train], n_firms, rng)]
+        firm_rows = [train[part] for part in split_by_contract(units[train], n_firms, rng)]
         sizes.append(tuple(len(rows) for rows in firm_rows))
         local.append(
             tuple(

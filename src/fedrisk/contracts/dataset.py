@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fedrisk.contracts.features import FEATURE_NAMES, function_features
-from fedrisk.contracts.parsing import ParsedFile, parse_file
+from fedrisk.contracts.parsing import ParsedFile, iter_nodes, node_text, parse_file
 from fedrisk.errors import DataNotFoundError, DataValidationError
 
 __all__ = [
@@ -26,11 +26,13 @@ __all__ = [
     "CuratedSet",
     "FunctionDataset",
     "build_function_dataset",
+    "clone_clusters",
     "curated_root",
     "load_curated",
 ]
 
 DATASET_NAME = "smartbugs-curated"
+_MIN_TOKENS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,8 @@ class FunctionDataset:
     """(file, ``Contract.function``, start line, end line) of each row."""
     feature_names: tuple[str, ...]
     unattributed_lines: int
+    clusters: npt.NDArray[np.int64] | None = None
+    """Clone cluster of each row's file (see :func:`clone_clusters`); folds keep a cluster together."""
 
     @property
     def n_contracts(self) -> int:
@@ -175,6 +179,42 @@ def _file_rows(
     return rows, labels, names, covered
 
 
+def _function_signatures(parsed: ParsedFile) -> set[str]:
+    """Token text of each function (comments and layout dropped): equal text means cloned code."""
+    signatures = set()
+    for function in parsed.functions:
+        tokens = [node_text(n) for n in iter_nodes(function.node) if n.child_count == 0]
+        if len(tokens) >= _MIN_TOKENS:  # `function() payable {}` and getters are shared by everyone
+            signatures.add(" ".join(tokens))
+    return signatures
+
+
+def clone_clusters(signatures: list[set[str]], *, overlap: float = 0.5) -> list[int]:
+    """Cluster files sharing verbatim at least ``overlap`` of the larger file's functions (union-find).
+
+    The curated set holds many clones (honeypots redeployed under new addresses, copied token code):
+    without this, a test contract's twin would sit in the training folds.
+
+    >>> clone_clusters([{"a", "b"}, {"a", "b", "c"}, {"x"}, {"a", "x", "y", "z", "w"}])
+    [0, 0, 2, 3]
+    """
+    parent = list(range(len(signatures)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(signatures):
+        for j in range(i + 1, len(signatures)):
+            b = signatures[j]
+            shared = len(a & b)
+            if a and b and shared >= overlap * max(len(a), len(b)):
+                parent[find(j)] = find(i)
+    return [find(i) for i in range(len(signatures))]
+
+
 def build_function_dataset(curated: CuratedSet) -> FunctionDataset:
     """Parse every file and build one row per implemented function (interfaces and stubs excluded)."""
     rows: list[list[float]] = []
@@ -182,8 +222,10 @@ def build_function_dataset(curated: CuratedSet) -> FunctionDataset:
     groups: list[int] = []
     names: list[tuple[str, str, int, int]] = []
     unattributed = 0
+    signatures: list[set[str]] = []
     for group, curated_file in enumerate(curated.files):
         parsed = parse_file(curated.root / curated_file.path)
+        signatures.append(_function_signatures(parsed))
         lines = frozenset(a.line for a in curated_file.annotations)
         file_rows, file_labels, file_names, covered = _file_rows(parsed, lines)
         unattributed += len(lines - covered)
@@ -191,7 +233,9 @@ def build_function_dataset(curated: CuratedSet) -> FunctionDataset:
         labels += file_labels
         names += [(curated_file.path, f"{c}.{n}", s, e) for c, n, s, e in file_names]
         groups += [group] * len(file_rows)
+    cluster_of = clone_clusters(signatures)
     return FunctionDataset(
+        clusters=np.asarray([cluster_of[g] for g in groups], dtype=np.int64),
         X=np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES)),
         y=np.asarray(labels, dtype=np.int64),
         groups=np.asarray(groups, dtype=np.int64),
