@@ -47,7 +47,7 @@ _updates = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(update=_updates, clip=st.floats(min_value=1e-6, max_value=1e4))
 def test_clipping_never_exceeds_the_bound(update: list[np.ndarray], clip: float) -> None:
     # Act
@@ -59,7 +59,7 @@ def test_clipping_never_exceeds_the_bound(update: list[np.ndarray], clip: float)
     assert [a.dtype for a in clipped] == [a.dtype for a in update]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(update=_updates)
 def test_clipping_is_identity_under_the_bound(update: list[np.ndarray]) -> None:
     # Arrange
@@ -72,7 +72,7 @@ def test_clipping_is_identity_under_the_bound(update: list[np.ndarray]) -> None:
         assert after is not before
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(update=_updates, clip=st.floats(min_value=1e-3, max_value=1e3))
 def test_clipping_preserves_direction(update: list[np.ndarray], clip: float) -> None:
     # Act
@@ -174,13 +174,13 @@ def test_dp_fedavg_mean_known_value_noise_and_guards() -> None:
     updates = [[np.array([0.6, 0.8])], [np.array([0.0, 1.0])], [np.array([0.3, 0.0])]]
     # Act
     exact = dp_fedavg_mean(updates, clip_norm=1.0, noise_multiplier=0.0, source=NoiseSource())
-    noisy = [
-        dp_fedavg_mean(updates, clip_norm=1.0, noise_multiplier=2.0, source=_seeded(s), expected_members=3)[0]
-        for s in range(400)
-    ]
-    # Assert: mean, and noise std z*C/d = 2/3 on the mean
+    zeros = [[np.zeros(20_000)] for _ in range(3)]
+    noisy = dp_fedavg_mean(
+        zeros, clip_norm=1.0, noise_multiplier=2.0, source=NoiseSource(), expected_members=3
+    )
+    # Assert: mean, and noise std z*C/d = 2/3 on the mean (s.e. of the sample std ≈ 0.5 %)
     np.testing.assert_allclose(exact[0], [0.3, 0.6])
-    assert np.std(np.stack(noisy)) == pytest.approx(2 / 3, rel=0.06)
+    assert np.std(noisy[0]) == pytest.approx(2 / 3, rel=0.025)
     with pytest.raises(QuorumError, match="over 2 members"):
         dp_fedavg_mean(updates[:2], clip_norm=1.0, noise_multiplier=1.0, source=NoiseSource())
     with pytest.raises(PrivacyError, match="clip it with clip_update"):
@@ -200,7 +200,9 @@ def test_distributed_noise_std_adds_up_over_min_contributors() -> None:
         distributed_noise_std(noise_multiplier=1.0, clip_norm=1.0, min_contributors=0)
 
 
-def _tiny_training(secure_mode: bool, seed: int | None) -> tuple[float, int, GaussianStep, float]:
+def _tiny_training(
+    secure_mode: bool, seed: int | None, epochs: int = 4
+) -> tuple[float, int, GaussianStep, float]:
     torch.manual_seed(0)
     x = torch.randn(256, 6)
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
@@ -212,7 +214,7 @@ def _tiny_training(secure_mode: bool, seed: int | None) -> tuple[float, int, Gau
     )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Full backward hook.*")
-        for _ in range(4):
+        for _ in range(epochs):
             for xb, yb in private.data_loader:
                 private.optimizer.zero_grad()
                 loss = nn.functional.cross_entropy(private.model(xb), yb)
@@ -237,10 +239,10 @@ def test_make_private_seeded_is_reproducible_and_secure_is_not() -> None:
     # Act
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        _, _, _, w1 = _tiny_training(secure_mode=False, seed=3)
-        _, _, _, w2 = _tiny_training(secure_mode=False, seed=3)
-    _, _, _, w3 = _tiny_training(secure_mode=True, seed=None)
-    _, _, _, w4 = _tiny_training(secure_mode=True, seed=None)
+        _, _, _, w1 = _tiny_training(secure_mode=False, seed=3, epochs=1)
+        _, _, _, w2 = _tiny_training(secure_mode=False, seed=3, epochs=1)
+    _, _, _, w3 = _tiny_training(secure_mode=True, seed=None, epochs=1)
+    _, _, _, w4 = _tiny_training(secure_mode=True, seed=None, epochs=1)
     # Assert
     assert w1 == w2
     assert w3 != w4

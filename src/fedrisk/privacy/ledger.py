@@ -296,9 +296,13 @@ class PrivacyLedger(ABC):
         return epsilon_for_history(steps, delta=delta, accountant=self._accountant)
 
     def spent(self, member: str, *, level: str, period: str = DEFAULT_PERIOD) -> float:
-        """ε spent so far by ``member`` at ``level`` in ``period`` (at its budget's δ)."""
-        history = [e.step for e in self.entries(member=member, level=_level(level), period=period)]
-        return self._epsilon(history, self._policy.for_member(member).delta)
+        """ε spent so far by ``member`` at ``level`` in ``period`` (at its budget's δ).
+
+        This is the ``epsilon_after`` of the latest entry: every entry of a ledger is computed with
+        the same accountant and δ (both are fixed when the ledger is created).
+        """
+        entries = self.entries(member=member, level=_level(level), period=period)
+        return entries[-1].epsilon_after if entries else 0.0
 
     def check(
         self,
@@ -328,8 +332,9 @@ class PrivacyLedger(ABC):
         member, period, lvl = _label("member", member), _label("period", period), _level(level)
         planned = GaussianStep(noise_multiplier, sample_rate, steps)
         budget = self._policy.for_member(member)
-        history = [e.step for e in self.entries(member=member, level=lvl, period=period)]
-        spent = self._epsilon(history, budget.delta)
+        entries = self.entries(member=member, level=lvl, period=period)
+        history = [e.step for e in entries]
+        spent = entries[-1].epsilon_after if entries else 0.0
         after = self._epsilon([*history, planned], budget.delta)
         if after > budget.epsilon_max:
             alone = self._epsilon([planned], budget.delta)
@@ -403,7 +408,7 @@ class PrivacyLedger(ABC):
         out: list[MemberSpend] = []
         for (member, level, per), items in sorted(groups.items()):
             budget = self._policy.for_member(member)
-            eps = self._epsilon([e.step for e in items], budget.delta)
+            eps = items[-1].epsilon_after
             out.append(
                 MemberSpend(member, _level(level), per, len(items), eps, budget.epsilon_max, budget.delta)
             )
