@@ -96,10 +96,10 @@ class _CohortMixin:
 class CohortFedAvg(_CohortMixin, FedAvg):
     """Flower FedAvg restricted to a cohort, with the minimum-cohort rule."""
 
-    def __init__(self, cohort_nodes: set[int]) -> None:
+    def __init__(self, cohort_nodes: set[int], *, evaluate: bool = True) -> None:
         n = len(cohort_nodes)
         super().__init__(min_train_nodes=n, min_evaluate_nodes=n, min_available_nodes=n,
-                         train_metrics_aggr_fn=_aggregate_train_metrics)
+                         fraction_evaluate=1.0 if evaluate else 0.0, train_metrics_aggr_fn=_aggregate_train_metrics)
         self.cohort_nodes, self.failed_rounds = cohort_nodes, []
 
     def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:  # noqa: D102
@@ -116,10 +116,10 @@ class CohortFedAvg(_CohortMixin, FedAvg):
 class CohortFedProx(_CohortMixin, FedProx):
     """Flower FedProx restricted to a cohort, with the minimum-cohort rule."""
 
-    def __init__(self, cohort_nodes: set[int], proximal_mu: float) -> None:
+    def __init__(self, cohort_nodes: set[int], proximal_mu: float, *, evaluate: bool = True) -> None:
         n = len(cohort_nodes)
         super().__init__(min_train_nodes=n, min_evaluate_nodes=n, min_available_nodes=n, proximal_mu=proximal_mu,
-                         train_metrics_aggr_fn=_aggregate_train_metrics)
+                         fraction_evaluate=1.0 if evaluate else 0.0, train_metrics_aggr_fn=_aggregate_train_metrics)
         self.cohort_nodes, self.failed_rounds = cohort_nodes, []
 
     def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:  # noqa: D102
@@ -167,7 +167,9 @@ def _metric(record: MetricRecord | None, key: str) -> float | None:
     return float(record[key])  # type: ignore[arg-type]
 
 
-def run_job(grid: Grid, plan: FederationPlan, job: Job, nodes: dict[str, int]) -> JobOutcome:
+def run_job(
+    grid: Grid, plan: FederationPlan, job: Job, nodes: dict[str, int], *, init: list[np.ndarray] | None = None
+) -> JobOutcome:
     """Run one job on Flower's strategy loop and pick the best round by federated validation loss."""
     missing = [m for m in job.cohort if m not in nodes]
     if len(job.cohort) - len(missing) < MIN_COHORT:
@@ -175,10 +177,10 @@ def run_job(grid: Grid, plan: FederationPlan, job: Job, nodes: dict[str, int]) -
     cohort = {nodes[m] for m in job.cohort if m in nodes}
     strategy: CohortFedAvg | CohortFedProx
     if job.strategy == "fedprox":
-        strategy = CohortFedProx(cohort, job.settings.proximal_mu)
+        strategy = CohortFedProx(cohort, job.settings.proximal_mu, evaluate=job.select_by_validation)
     else:
-        strategy = CohortFedAvg(cohort)
-    init = initial_weights(job)
+        strategy = CohortFedAvg(cohort, evaluate=job.select_by_validation)
+    init = initial_weights(job) if init is None else init
     per_round: dict[int, list[np.ndarray]] = {0: init}
     stamps: dict[int, float] = {0: time.perf_counter()}
 
@@ -214,10 +216,11 @@ def run_job(grid: Grid, plan: FederationPlan, job: Job, nodes: dict[str, int]) -
                 local_compute_mean_s=_metric(tr, "train-time-mean-s"),
             )
         )
-    scored = [(h.val_loss, h.round) for h in history if h.status == "committed" and h.val_loss is not None]
-    if not scored:
+    committed = [h for h in history if h.status == "committed"]
+    if not committed:
         raise FederationError(f"job '{job.name}': no round committed; no model is published.")
-    best = min(scored)[1]
+    scored = [(h.val_loss, h.round) for h in committed if h.val_loss is not None]
+    best = min(scored)[1] if job.select_by_validation and scored else committed[-1].round
     n_params = int(sum(w.size for w in init))
     return JobOutcome(job=job, best_round=best, weights=per_round[best], history=history, n_parameters=n_params)
 
@@ -225,5 +228,9 @@ def run_job(grid: Grid, plan: FederationPlan, job: Job, nodes: dict[str, int]) -
 def coordinate(grid: Grid, plan: FederationPlan, sink: Sink) -> None:
     """Run every job of the plan in order, handing each outcome to ``sink``."""
     nodes = roll_call(grid, plan)
+    chosen: dict[str, list[np.ndarray]] = {}
     for job in plan.jobs:
-        sink(run_job(grid, plan, job, nodes))
+        init = None if job.init_from is None else chosen[job.init_from]
+        outcome = run_job(grid, plan, job, nodes, init=init)
+        chosen[job.name] = outcome.weights
+        sink(outcome)

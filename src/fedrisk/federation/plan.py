@@ -51,6 +51,10 @@ class Job:
     settings: TrainSettings = field(default_factory=TrainSettings)
     months: tuple[tuple[str, float], ...] = ()
     """Members restricted to their last k months of training history (onboarding)."""
+    init_from: str | None = None
+    """Start from the chosen model of an earlier job (a member joining a running federation)."""
+    select_by_validation: bool = True
+    """Evaluate every round on members' validation data and keep the best round; else keep the last round."""
 
     def __post_init__(self) -> None:
         if len(set(self.cohort)) < MIN_COHORT:
@@ -87,6 +91,9 @@ class FederationPlan:
         names = [j.name for j in self.jobs]
         if len(names) != len(set(names)):
             raise ConfigError(f"job names must be unique, got {names}")
+        for i, job in enumerate(self.jobs):
+            if job.init_from is not None and job.init_from not in names[:i]:
+                raise ConfigError(f"job '{job.name}' starts from '{job.init_from}', which is not an earlier job")
 
 
 def job_config(plan: FederationPlan, job: Job) -> dict[str, str | int | float | bool | list[str]]:

@@ -212,3 +212,53 @@ def masked_log_loss(model: STGraphNet, member: TorchMember, idx: np.ndarray) -> 
     ll = -(y * probs.log() + (1 - y) * (1 - probs).log())
     n = int(mask.sum())
     return (float((ll * mask).sum()) / max(n, 1)), n
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """Outcome of :func:`fit_early_stopping`."""
+
+    best_step: int
+    best_val_loss: float
+    steps_run: int
+
+
+def pooled_val_loss(model: STGraphNet, members: list[TorchMember]) -> float:
+    """Validation log loss pooled over members (weighted by labelled cells)."""
+    total, count = 0.0, 0
+    for m in members:
+        loss, n = masked_log_loss(model, m, m.val_idx)
+        if n:
+            total += loss * n
+            count += n
+    return total / count if count else float("nan")
+
+
+def fit_early_stopping(
+    model: STGraphNet,
+    members: list[TorchMember],
+    *,
+    max_steps: int,
+    eval_every: int,
+    rng: np.random.Generator,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+) -> FitResult:
+    """Train in chunks of ``eval_every`` steps and keep the weights with the lowest validation loss.
+
+    Validation is each member's own validation period (never test data). Without validation labels the last
+    weights are kept.
+    """
+    best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    best_loss, best_step, done = pooled_val_loss(model, members), 0, 0
+    while done < max_steps:
+        chunk = min(eval_every, max_steps - done)
+        train_steps(model, members, steps=chunk, batch_size=batch_size, lr=lr, weight_decay=weight_decay, rng=rng)
+        done += chunk
+        loss = pooled_val_loss(model, members)
+        if not np.isfinite(best_loss) or (np.isfinite(loss) and loss < best_loss):
+            best_loss, best_step = loss, done
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    return FitResult(best_step=best_step, best_val_loss=float(best_loss), steps_run=done)

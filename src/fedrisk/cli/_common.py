@@ -1,0 +1,47 @@
+"""Shared CLI helpers: data-dir resolution, progress display, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from fedrisk.data.datadir import ENV_VAR, resolve_data_dir
+
+console = Console(stderr=True)
+
+
+def data_dir_option(value: Path | None) -> Path:
+    """Resolve ``--data-dir`` > ``FEDRISK_DATA_DIR`` > user cache (the entry point reads the environment)."""
+    return resolve_data_dir(value, env_value=os.environ.get(ENV_VAR))
+
+
+@contextmanager
+def progress_steps(enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """A rich progress display; yields ``step(description)`` which marks the previous step done."""
+    if not enabled:
+        yield lambda _desc: None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=False) as progress:
+        current: list[int] = []
+
+        def step(desc: str) -> None:
+            if current:
+                progress.update(current[-1], completed=1, total=1)
+            current.append(progress.add_task(desc, total=None))
+
+        yield step
+        if current:
+            progress.update(current[-1], completed=1, total=1)
+
+
+def print_json(payload: Any) -> None:
+    """Print JSON to stdout (machine-readable output)."""
+    print(json.dumps(payload, indent=1, default=str))

@@ -1,0 +1,105 @@
+"""``fedrisk demo``: the main job. One run directory, one ``results.json`` with a section per capability.
+
+``results.json`` schema (top level; each section is documented in the README):
+
+* ``schema``: ``"fedrisk.results/1"``; ``run_id``; ``created_utc``; ``fedrisk_version``;
+* ``config``: the settings of every section;
+* ``environment``: Python, torch and flwr versions, CPU count;
+* ``data``: the data directory and the SHA-256 of every input file (provenance);
+* ``stress``: the liquidity-stress federation (see :mod:`fedrisk.jobs.stress`);
+* ``artifacts``: relative paths of plots, model, index CSV and log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fedrisk
+from fedrisk.jobs.stress import StressRun, consensus_stress, data_provenance, run_stress
+from fedrisk.jobs.stress_config import StressConfig
+from fedrisk.report.plots import plot_index, plot_member_quality, plot_onboarding, plot_rounds
+
+RESULTS = "results.json"
+
+
+def new_run_id() -> str:
+    """A sortable run id (UTC time)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _environment() -> dict[str, Any]:
+    import flwr
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "flwr": flwr.__version__,
+            "cpus": os.cpu_count(), "platform": platform.platform()}
+
+
+def attach_log(out_dir: Path) -> logging.Handler:
+    """Write the run's log to ``out_dir/run.log``."""
+    handler = logging.FileHandler(out_dir / "run.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
+def write_results(out_dir: Path, results: dict[str, Any]) -> Path:
+    """Write results.json atomically (a crash never leaves half a file)."""
+    path = out_dir / RESULTS
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=1, default=str))
+    tmp.replace(path)
+    return path
+
+
+def make_plots(out_dir: Path, stress: dict[str, Any], run: StressRun) -> dict[str, str]:
+    """Draw the stress plots; return their relative paths."""
+    import pandas as pd
+
+    index = pd.read_csv(out_dir / "stress_index.csv", parse_dates=["ts_utc"])
+    plots = {
+        "index": plot_index(index, stress, out_dir / "stress_index.png", consensus_stress(run)),
+        "members": plot_member_quality(stress, out_dir / "member_quality.png"),
+        "rounds": plot_rounds(stress, out_dir / "federated_rounds.png"),
+    }
+    if stress.get("onboarding"):
+        plots["onboarding"] = plot_onboarding(stress, out_dir / "onboarding.png")
+    return {k: v.name for k, v in plots.items()}
+
+
+def run_demo(config: StressConfig, data_dir: Path, out_dir: Path, step: Callable[[str], None]) -> dict[str, Any]:
+    """Run every section of the demo into ``out_dir`` and return the results."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handler = attach_log(out_dir)
+    started = time.perf_counter()
+    try:
+        stress, run = run_stress(config, data_dir, out_dir, step)
+        step("plots")
+        plots = make_plots(out_dir, stress, run)
+        results: dict[str, Any] = {
+            "schema": "fedrisk.results/1",
+            "run_id": out_dir.name,
+            "created_utc": datetime.now(UTC).isoformat(),
+            "fedrisk_version": fedrisk.__version__,
+            "config": {"stress": config.to_dict()},
+            "environment": _environment(),
+            "data": {"data_dir": str(data_dir), "files": data_provenance(data_dir, config.members)},
+            "stress": stress,
+            "artifacts": {"plots": plots, "model": "model/", "stress_index": "stress_index.csv", "log": "run.log"},
+            "wall_time_s": round(time.perf_counter() - started, 1),
+        }
+        write_results(out_dir, results)
+        return results
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
