@@ -23,6 +23,21 @@ OFFLINE_ENV: dict[str, str] = {
 _HARMLESS_LOGGERS = ("ray", "ray._private", "filelock", "matplotlib", "urllib3", "fsspec")
 
 
+class _DropKnownNoise(logging.Filter):
+    """Drops log records that are known to be harmless (never errors)."""
+
+    PATTERNS = (
+        "DEPRECATED FEATURE: The `run_simulation` function",  # we call it on purpose; `flwr run` is the CLI path
+        "This is a deprecated feature",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        message = record.getMessage()
+        return not any(p in message for p in self.PATTERNS)
+
+
 def quiet_and_offline(*, allow_telemetry: bool | None = None) -> None:
     """Set the offline switches (unless opted in) and silence known-harmless library noise."""
     if allow_telemetry is None:
@@ -35,5 +50,10 @@ def quiet_and_offline(*, allow_telemetry: bool | None = None) -> None:
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     for name in _HARMLESS_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    flwr_logger = logging.getLogger("flwr")
+    if not any(isinstance(f, _DropKnownNoise) for f in flwr_logger.filters):
+        flwr_logger.addFilter(_DropKnownNoise())
+        for handler in flwr_logger.handlers:
+            handler.addFilter(_DropKnownNoise())
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(flwr|ray|opacus)\..*")
     warnings.filterwarnings("ignore", message=r".*Secure RNG turned off.*")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from fedrisk.data.datadir import ENV_VAR, resolve_data_dir
 
@@ -28,9 +28,10 @@ def progress_steps(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     if not enabled:
         yield lambda _desc: None
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=False) as progress:
-        current: list[int] = []
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False
+    ) as progress:
+        current: list[TaskID] = []
 
         def step(desc: str) -> None:
             if current:

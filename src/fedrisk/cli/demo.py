@@ -23,11 +23,21 @@ def comparison_table(stress: dict[str, object]) -> Table:
         table.add_column(col, justify="right" if col != "member" else "left")
     for r in stress["members"]:  # type: ignore[attr-defined]
         ci = r["fed_minus_local_auprc"]
-        ci_txt = "—" if ci["delta"] is None else (
-            f"{ci['delta']:+.3f} [{_fmt(ci['low'])}, {_fmt(ci['high'])}]" + (" *" if ci["significant"] else ""))
-        table.add_row(r["member"], _fmt(r.get("test_event_rate")), _fmt(r.get("auprc_local")),
-                      _fmt(r.get("auprc_federated")), _fmt(r.get("auprc_finetuned")), _fmt(r.get("auprc_central")),
-                      _fmt(r.get("auprc_heuristic")), ci_txt)
+        ci_txt = (
+            "—"
+            if ci["delta"] is None
+            else (f"{ci['delta']:+.3f} [{_fmt(ci['low'])}, {_fmt(ci['high'])}]" + (" *" if ci["significant"] else ""))
+        )
+        table.add_row(
+            r["member"],
+            _fmt(r.get("test_event_rate")),
+            _fmt(r.get("auprc_local")),
+            _fmt(r.get("auprc_federated")),
+            _fmt(r.get("auprc_finetuned")),
+            _fmt(r.get("auprc_central")),
+            _fmt(r.get("auprc_heuristic")),
+            ci_txt,
+        )
     return table
 
 
@@ -37,8 +47,13 @@ def onboarding_table(stress: dict[str, object]) -> Table:
     for col in ("months", "local-only", "federated", "federated + fine-tune", "members fed > local"):
         table.add_column(col, justify="right")
     for r in stress.get("onboarding", []):  # type: ignore[attr-defined]
-        table.add_row(f"{r['months']:g}", _fmt(r["auprc_local_median"]), _fmt(r["auprc_federated_median"]),
-                      _fmt(r["auprc_finetuned_median"]), str(r["members_federated_above_local"]))
+        table.add_row(
+            f"{r['months']:g}",
+            _fmt(r["auprc_local_median"]),
+            _fmt(r["auprc_federated_median"]),
+            _fmt(r["auprc_finetuned_median"]),
+            str(r["members_federated_above_local"]),
+        )
     return table
 
 

@@ -49,5 +49,6 @@ def score(
     if json_out:
         print_json(summary)
     else:
-        console.print(f"wrote {summary['rows']} rows ({summary['index_rows']} index rows) to {out}; "
-                      f"{summary['alarms']} alarms")
+        console.print(
+            f"wrote {summary['rows']} rows ({summary['index_rows']} index rows) to {out}; {summary['alarms']} alarms"
+        )

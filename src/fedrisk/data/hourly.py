@@ -131,7 +131,9 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     for quote in _QUOTES:
         if sym.endswith(quote) and len(sym) > len(quote):
             return sym[: -len(quote)], quote
-    raise DataValidationError(f"cannot split symbol {symbol!r} into base and quote (known quotes: {', '.join(_QUOTES)}).")
+    raise DataValidationError(
+        f"cannot split symbol {symbol!r} into base and quote (known quotes: {', '.join(_QUOTES)})."
+    )
 
 
 def venue_from_path(path: Path) -> str:
@@ -170,7 +172,9 @@ def _parse_times(path: Path, raw: pd.DataFrame, skip: int) -> pd.Series:
 
 def _read_raw(path: Path) -> tuple[pd.DataFrame, int]:
     if not path.is_file():
-        raise DataNotFoundError(f"{path} does not exist. Fix: check the data dir layout (DIR/crypto-hourly-multivenue/raw/<venue>/*.csv).")
+        raise DataNotFoundError(
+            f"{path} does not exist. Fix: check the data dir layout (DIR/crypto-hourly-multivenue/raw/<venue>/*.csv)."
+        )
     skip, cols = _read_header(path)
     missing = [c for c in ("Date", "Symbol", *_PRICE_COLUMNS) if c not in cols]
     if missing:
@@ -279,8 +283,8 @@ def _quality(
         base=str(frame["base"].iat[0]),
         quote=str(frame["quote"].iat[0]),
         rows=len(frame),
-        first_hour=frame["ts_utc"].iat[0].isoformat(),
-        last_hour=frame["ts_utc"].iat[-1].isoformat(),
+        first_hour=pd.Timestamp(frame["ts_utc"].iat[0]).isoformat(),  # type: ignore[arg-type]
+        last_hour=pd.Timestamp(frame["ts_utc"].iat[-1]).isoformat(),  # type: ignore[arg-type]
         missing_hours=int(holes.sum()),
         gaps=len(holes),
         longest_gap_hours=int(holes.max()) if len(holes) else 0,

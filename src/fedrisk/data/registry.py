@@ -52,7 +52,9 @@ def load_registry() -> dict[str, RegistryDataset]:
             name=name,
             description=spec["description"],
             licence=spec["licence"],
-            files=tuple(RegistryFile(f["path"], f["url"], f["origin_sha256"], f["trimmed_sha256"]) for f in spec["files"]),
+            files=tuple(
+                RegistryFile(f["path"], f["url"], f["origin_sha256"], f["trimmed_sha256"]) for f in spec["files"]
+            ),
         )
         for name, spec in raw.items()
     }
@@ -121,5 +123,7 @@ def fetch_dataset(name: str, cache_dir: Path, *, allow_unpinned: bool = False) -
                 progressbar=False,
             )
         except (OSError, ValueError) as err:
-            raise DataError(f"could not fetch {spec.path} from {spec.url}: {err}. Check the network or use --data-dir.") from err
+            raise DataError(
+                f"could not fetch {spec.path} from {spec.url}: {err}. Check the network or use --data-dir."
+            ) from err
     return root

@@ -42,7 +42,7 @@ def episode_onsets(stress: np.ndarray, *, quiet_hours: int = 24) -> np.ndarray:
     """Indices of episode onsets in an hourly boolean series (a stress hour after ``quiet_hours`` calm ones)."""
     onsets = []
     last = -(10**9)
-    for i in np.flatnonzero(stress):
+    for i in np.flatnonzero(stress).tolist():
         if i - last > quiet_hours:
             onsets.append(i)
         last = i

@@ -66,8 +66,13 @@ class BootstrapInterval:
 
     def to_dict(self) -> dict[str, float | int | bool | None]:
         """JSON-friendly form."""
-        return {"delta": self.delta, "low": self.low, "high": self.high, "n_boot": self.n_boot,
-                "significant": self.significant}
+        return {
+            "delta": self.delta,
+            "low": self.low,
+            "high": self.high,
+            "n_boot": self.n_boot,
+            "significant": self.significant,
+        }
 
 
 def paired_day_bootstrap(

@@ -61,7 +61,8 @@ class Normaliser:
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Normalise an array whose last axis is the feature axis."""
         z = (x - self.mean) / self.std
-        return np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -8.0, 8.0).astype(np.float32)
+        out: np.ndarray = np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -8.0, 8.0).astype(np.float32)
+        return out
 
     def to_dict(self) -> dict[str, list[float]]:
         """JSON-friendly form."""
@@ -127,7 +128,9 @@ class MemberPanel:
         ts = self.ts
         return np.asarray((ts >= start) & (ts < end - pd.Timedelta(hours=purge_hours)))
 
-    def sample_index(self, start: pd.Timestamp, end: pd.Timestamp, *, purge_hours: int = 0, window: int = 1) -> np.ndarray:
+    def sample_index(
+        self, start: pd.Timestamp, end: pd.Timestamp, *, purge_hours: int = 0, window: int = 1
+    ) -> np.ndarray:
         """Indices t in the period with at least one labelled asset and a full look-back window."""
         in_period = self.period_mask(start, end, purge_hours=purge_hours)
         labelled = np.isfinite(self.y).any(axis=1) & self.observed.any(axis=1)
@@ -137,7 +140,9 @@ class MemberPanel:
     def train_index(self, split: Split, *, window: int = 1, months: float | None = None) -> np.ndarray:
         """Training hours (purged before the validation cut); ``months`` keeps only the last k months."""
         start = split.train_start if months is None else split.val_start - pd.Timedelta(days=30.44 * months)
-        return self.sample_index(max(start, split.train_start), split.val_start, purge_hours=split.horizon, window=window)
+        return self.sample_index(
+            max(start, split.train_start), split.val_start, purge_hours=split.horizon, window=window
+        )
 
     def val_index(self, split: Split, *, window: int = 1) -> np.ndarray:
         """Validation hours (purged before the test cut)."""
@@ -201,4 +206,5 @@ def asset_graph(panel: MemberPanel, idx: np.ndarray) -> np.ndarray:
             if ok.sum() > 48:
                 adj[i, j] = max(float(np.corrcoef(ret[ok, i], ret[ok, j])[0, 1]), 0.0)
     sums = adj.sum(axis=1, keepdims=True)
-    return np.divide(adj, sums, out=np.zeros_like(adj), where=sums > 0).astype(np.float32)
+    graph: np.ndarray = np.divide(adj, sums, out=np.zeros_like(adj), where=sums > 0).astype(np.float32)
+    return graph

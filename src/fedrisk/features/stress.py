@@ -23,6 +23,8 @@ trailing 30-day distribution, hour of day, and cross-asset context (the member's
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -67,7 +69,16 @@ FEATURES: tuple[str, ...] = BASE_FEATURES + CROSS_FEATURES
 """Every model feature, in order."""
 
 _RANGE_SCALED = (
-    "pk_level", "absret_level", "cs24", "ar24", "pk_m24", "pk_m72", "pk_s24", "pk_max24", "absret_m24", "absret_max24"
+    "pk_level",
+    "absret_level",
+    "cs24",
+    "ar24",
+    "pk_m24",
+    "pk_m72",
+    "pk_s24",
+    "pk_max24",
+    "absret_m24",
+    "absret_max24",
 )
 HEURISTIC_FEATURE = "hr24_rel"
 """No-training heuristic: mean range of the last 24 h relative to its trailing 30-day median (log ratio)."""
@@ -84,30 +95,30 @@ def to_hourly_grid(series: pd.DataFrame) -> pd.DataFrame:
     out.index.name = "ts_utc"
     out["observed"] = out["close"].notna()
     for col in ("venue", "base", "quote"):
-        out[col] = series[col].iat[0]
+        out[col] = series[col].iat[0]  # type: ignore[assignment]
     return out
 
 
-def _rolling(x: pd.Series, window: int, min_periods: int | None = None) -> pd.core.window.Rolling:
+def _rolling(x: pd.Series, window: int, min_periods: int | None = None) -> Any:
     return x.rolling(window, min_periods=min_periods if min_periods is not None else max(1, window // 2))
 
 
 def corwin_schultz(high: pd.Series, low: pd.Series) -> pd.Series:
     """Two-bar Corwin–Schultz spread estimate at each bar (uses bars t-1 and t), negatives set to 0."""
-    hl = np.log(high / low) ** 2
+    hl = pd.Series(np.log(high / low) ** 2, index=high.index)
     beta = hl + hl.shift(1)
     gamma = np.log(np.maximum(high, high.shift(1)) / np.minimum(low, low.shift(1))) ** 2
     k = 3.0 - 2.0 * np.sqrt(2.0)
     alpha = (np.sqrt(2.0 * beta) - np.sqrt(beta)) / k - np.sqrt(gamma / k)
-    spread = 2.0 * (np.exp(alpha) - 1.0) / (1.0 + np.exp(alpha))
+    spread = pd.Series(2.0 * (np.exp(alpha) - 1.0) / (1.0 + np.exp(alpha)), index=high.index)
     return spread.clip(lower=0.0)
 
 
 def abdi_ranaldo_sq(high: pd.Series, low: pd.Series, close: pd.Series) -> pd.Series:
     """Causal two-bar Abdi–Ranaldo squared-spread term at t (uses bars t-1 and t)."""
-    eta = (np.log(high) + np.log(low)) / 2.0
-    c_prev = np.log(close).shift(1)
-    return 4.0 * (c_prev - eta.shift(1)) * (c_prev - eta)
+    eta = pd.Series((np.log(high) + np.log(low)) / 2.0, index=high.index)
+    c_prev = pd.Series(np.log(close), index=close.index).shift(1)
+    return pd.Series(4.0 * (c_prev - eta.shift(1)) * (c_prev - eta), index=high.index)
 
 
 def hourly_blocks(grid: pd.DataFrame) -> pd.DataFrame:
@@ -129,7 +140,7 @@ def hourly_blocks(grid: pd.DataFrame) -> pd.DataFrame:
 def _rel(x: pd.Series, q95: pd.Series) -> pd.Series:
     """log(x / q95) with x floored at a small share of the threshold, so flat hours stay finite."""
     floor = 0.02 * q95
-    return np.log(np.maximum(x, floor) / q95)
+    return pd.Series(np.log(np.maximum(x, floor) / q95), index=x.index)
 
 
 def series_features(series: pd.DataFrame) -> pd.DataFrame:
@@ -139,6 +150,11 @@ def series_features(series: pd.DataFrame) -> pd.DataFrame:
     for the label builder, and ``observed``.
     """
     grid = to_hourly_grid(series)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _series_features(grid)
+
+
+def _series_features(grid: pd.DataFrame) -> pd.DataFrame:
     b = hourly_blocks(grid)
     f = pd.DataFrame(index=grid.index)
     f["observed"] = grid["observed"]
@@ -181,7 +197,7 @@ def series_features(series: pd.DataFrame) -> pd.DataFrame:
     exc_a = (b["ami"] > f["ami_q95"]).astype(float).where(b["ami"].notna())
     f["ami_exc24"] = _rolling(exc_a, 24, 1).sum()
     f[HEURISTIC_FEATURE] = np.log(f["pk_m24"].clip(lower=1e-12) / pk_med.clip(lower=1e-12))
-    hours = grid.index.hour.to_numpy()
+    hours = pd.DatetimeIndex(grid.index).hour.to_numpy()
     f["hour_sin"] = np.sin(2 * np.pi * hours / 24.0)
     f["hour_cos"] = np.cos(2 * np.pi * hours / 24.0)
     # Scale-free: levels drift between regimes (the 2017-18 boom vs 2019), so every level feature is

@@ -98,17 +98,28 @@ class CohortFedAvg(_CohortMixin, FedAvg):
 
     def __init__(self, cohort_nodes: set[int], *, evaluate: bool = True) -> None:
         n = len(cohort_nodes)
-        super().__init__(min_train_nodes=n, min_evaluate_nodes=n, min_available_nodes=n,
-                         fraction_evaluate=1.0 if evaluate else 0.0, train_metrics_aggr_fn=_aggregate_train_metrics)
+        super().__init__(
+            min_train_nodes=n,
+            min_evaluate_nodes=n,
+            min_available_nodes=n,
+            fraction_evaluate=1.0 if evaluate else 0.0,
+            train_metrics_aggr_fn=_aggregate_train_metrics,
+        )
         self.cohort_nodes, self.failed_rounds = cohort_nodes, []
 
-    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:  # noqa: D102
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         return self._only_cohort(super().configure_train(server_round, arrays, config, grid))
 
-    def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:  # noqa: D102
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         return self._only_cohort(super().configure_evaluate(server_round, arrays, config, grid))
 
-    def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:  # noqa: D102
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         ok = self._quorum(server_round, replies)
         return super().aggregate_train(server_round, ok) if ok else (None, None)
 
@@ -118,17 +129,29 @@ class CohortFedProx(_CohortMixin, FedProx):
 
     def __init__(self, cohort_nodes: set[int], proximal_mu: float, *, evaluate: bool = True) -> None:
         n = len(cohort_nodes)
-        super().__init__(min_train_nodes=n, min_evaluate_nodes=n, min_available_nodes=n, proximal_mu=proximal_mu,
-                         fraction_evaluate=1.0 if evaluate else 0.0, train_metrics_aggr_fn=_aggregate_train_metrics)
+        super().__init__(
+            min_train_nodes=n,
+            min_evaluate_nodes=n,
+            min_available_nodes=n,
+            proximal_mu=proximal_mu,
+            fraction_evaluate=1.0 if evaluate else 0.0,
+            train_metrics_aggr_fn=_aggregate_train_metrics,
+        )
         self.cohort_nodes, self.failed_rounds = cohort_nodes, []
 
-    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:  # noqa: D102
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         return self._only_cohort(super().configure_train(server_round, arrays, config, grid))
 
-    def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:  # noqa: D102
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         return self._only_cohort(super().configure_evaluate(server_round, arrays, config, grid))
 
-    def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:  # noqa: D102
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         ok = self._quorum(server_round, replies)
         return super().aggregate_train(server_round, ok) if ok else (None, None)
 

@@ -22,7 +22,7 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from fedrisk.errors import ConfigError
+from fedrisk.errors import ConfigError, RoundFailedError
 from fedrisk.evaluation.metrics import auprc
 from fedrisk.features.panel import Split
 from fedrisk.features.pipeline import member_panel
@@ -137,6 +137,11 @@ def train(msg: Message, context: Context) -> Message:
     torch.set_num_threads(1)
     config = msg.content["config"]
     job = parse_job(context, config)  # type: ignore[arg-type]
+    server_round = int(config["server-round"])  # type: ignore[arg-type]
+    if job.member in [str(m) for m in config.get("drill-drop", [])] and server_round >= int(  # type: ignore[union-attr]
+        config.get("drill-from-round", 1)  # type: ignore[arg-type]
+    ):
+        raise RoundFailedError(f"fault drill: member {job.member} drops out of round {server_round}")
     data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
     model = _model(job, msg.content["arrays"])  # type: ignore[arg-type]
     start = time.perf_counter()
@@ -148,7 +153,7 @@ def train(msg: Message, context: Context) -> Message:
         lr=job.lr,
         weight_decay=job.weight_decay,
         proximal_mu=job.proximal_mu,
-        rng=member_rng(job.seed, job.member, int(config["server-round"])),  # type: ignore[arg-type]
+        rng=member_rng(job.seed, job.member, server_round),
     )
     elapsed = time.perf_counter() - start
     metrics = MetricRecord({"num-examples": data.n_train, "train-loss": loss, "train-time-s": elapsed})

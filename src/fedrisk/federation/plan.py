@@ -55,6 +55,9 @@ class Job:
     """Start from the chosen model of an earlier job (a member joining a running federation)."""
     select_by_validation: bool = True
     """Evaluate every round on members' validation data and keep the best round; else keep the last round."""
+    drill_drop: tuple[str, ...] = ()
+    """Fault drill: these members fail their training from ``drill_from_round`` on (rehearses dropouts)."""
+    drill_from_round: int = 1
 
     def __post_init__(self) -> None:
         if len(set(self.cohort)) < MIN_COHORT:
@@ -96,7 +99,7 @@ class FederationPlan:
                 raise ConfigError(f"job '{job.name}' starts from '{job.init_from}', which is not an earlier job")
 
 
-def job_config(plan: FederationPlan, job: Job) -> dict[str, str | int | float | bool | list[str]]:
+def job_config(plan: FederationPlan, job: Job) -> dict[str, str | int | float | bool | list[str] | list[float]]:
     """The flat config a member receives for a job (ConfigRecord-compatible values only)."""
     s = job.settings
     limited = [m for m, _ in job.months]
@@ -119,4 +122,6 @@ def job_config(plan: FederationPlan, job: Job) -> dict[str, str | int | float | 
         "seed": s.seed,
         "limited-members": limited,
         "limited-months": [float(k) for _, k in job.months],
+        "drill-drop": list(job.drill_drop),
+        "drill-from-round": job.drill_from_round,
     }

@@ -39,13 +39,28 @@ def make_server_app(plan: FederationPlan, sink: Callable[[JobOutcome], None]) ->
     return server
 
 
-def run_plan(plan: FederationPlan, *, num_cpus: int | None = None, verbose: bool = False) -> list[JobOutcome]:
-    """Run every job of the plan on the simulation engine and return their outcomes in order."""
+def run_plan(
+    plan: FederationPlan,
+    *,
+    num_cpus: int | None = None,
+    verbose: bool = False,
+    sink: Callable[[JobOutcome], None] | None = None,
+) -> list[JobOutcome]:
+    """Run every job of the plan on the simulation engine and return their outcomes in order.
+
+    ``sink`` also receives each outcome as soon as its job ends (jobs finished before a failure are kept).
+    """
     quiet_and_offline()
     from flwr.simulation import run_simulation
 
     outcomes: list[JobOutcome] = []
-    server = make_server_app(plan, outcomes.append)
+
+    def collect(outcome: JobOutcome) -> None:
+        outcomes.append(outcome)
+        if sink is not None:
+            sink(outcome)
+
+    server = make_server_app(plan, collect)
     cpus = num_cpus or max(1, min(os.cpu_count() or 1, len(plan.members)))
     if not verbose:
         for name in ("flwr", "ray"):

@@ -39,8 +39,13 @@ def _environment() -> dict[str, Any]:
     import flwr
     import torch
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "flwr": flwr.__version__,
-            "cpus": os.cpu_count(), "platform": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "flwr": flwr.__version__,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+    }
 
 
 def attach_log(out_dir: Path) -> logging.Handler:

@@ -39,9 +39,17 @@ def score_frame(saved: SavedModel, tidy: pd.DataFrame) -> pd.DataFrame:
         idx = np.arange(window - 1, len(panel.ts))
         if len(idx) == 0:
             continue
-        tm = TorchMember(venue, torch.from_numpy(member.normaliser.apply(panel.X)),
-                         torch.zeros(panel.y.shape), torch.zeros(panel.y.shape, dtype=torch.bool),
-                         torch.from_numpy(member.graph.astype(np.float32)), idx, idx, idx, window)
+        tm = TorchMember(
+            venue,
+            torch.from_numpy(member.normaliser.apply(panel.X)),
+            torch.zeros(panel.y.shape),
+            torch.zeros(panel.y.shape, dtype=torch.bool),
+            torch.from_numpy(member.graph.astype(np.float32)),
+            idx,
+            idx,
+            idx,
+            window,
+        )
         probs = predict(saved.model, tm, idx)
         thr = member.alarm_threshold if member.alarm_threshold is not None else saved.alarm_threshold
         for a, asset in enumerate(panel.assets):
@@ -49,18 +57,26 @@ def score_frame(saved: SavedModel, tidy: pd.DataFrame) -> pd.DataFrame:
             if not obs.any():
                 continue
             p = probs[obs, a].astype(float)
-            rows.append(pd.DataFrame({"ts_utc": panel.ts[idx][obs], "venue": venue, "asset": asset,
-                                      "score": p, "alarm": p > thr}))
+            rows.append(
+                pd.DataFrame(
+                    {"ts_utc": panel.ts[idx][obs], "venue": venue, "asset": asset, "score": p, "alarm": p > thr}
+                )
+            )
     if not rows:
         raise ModelError(f"nothing to score: every series is shorter than the model's {window}-hour window.")
     scores = pd.concat(rows, ignore_index=True)
     index = stress_index(scores.rename(columns={"venue": "member"}))
     index = index.dropna(subset=["index"])
     thr_index = saved.index_alarm_threshold
-    index_rows = pd.DataFrame({
-        "ts_utc": index["ts_utc"], "venue": "INDEX", "asset": index["asset"], "score": index["index"] / 100.0,
-        "alarm": (index["index"] > thr_index) if thr_index is not None else False,
-    })
+    index_rows = pd.DataFrame(
+        {
+            "ts_utc": index["ts_utc"],
+            "venue": "INDEX",
+            "asset": index["asset"],
+            "score": index["index"] / 100.0,
+            "alarm": (index["index"] > thr_index) if thr_index is not None else False,
+        }
+    )
     return pd.concat([scores, index_rows], ignore_index=True)[list(OUTPUT_COLUMNS)]
 
 

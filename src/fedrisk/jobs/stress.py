@@ -12,9 +12,11 @@ early stopping, C, number of trees) come from validation, normalisation from eac
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,18 @@ from fedrisk.models.stgraph import ModelConfig, TorchMember, count_parameters, p
 
 _log = logging.getLogger(__name__)
 Step = Callable[[str], None]
-MODEL_KEYS = ("local", "federated", "finetuned", "central", "fedprox", "heuristic",
-              "logreg_local", "logreg_central", "lgbm_local", "lgbm_central")
+MODEL_KEYS = (
+    "local",
+    "federated",
+    "finetuned",
+    "central",
+    "fedprox",
+    "heuristic",
+    "logreg_local",
+    "logreg_central",
+    "lgbm_local",
+    "lgbm_central",
+)
 
 
 @dataclass(slots=True)
@@ -62,17 +74,24 @@ def _plan(cfg: StressConfig, data_dir: Path) -> FederationPlan:
     fed = cfg.federated
     jobs = [Job("federated", cfg.members, settings=fed)]
     if cfg.fedprox_mu > 0:
-        jobs.append(Job("fedprox", cfg.members, strategy="fedprox").with_settings(
-            **_settings_dict(fed, proximal_mu=cfg.fedprox_mu)))
+        jobs.append(
+            Job("fedprox", cfg.members, strategy="fedprox").with_settings(
+                **_settings_dict(fed, proximal_mu=cfg.fedprox_mu)
+            )
+        )
     for m in cfg.members if cfg.onboarding_months else ():
         others = tuple(x for x in cfg.members if x != m)
         loo = Job(f"loo-{m}", others, select_by_validation=False).with_settings(
-            **_settings_dict(fed, rounds=cfg.loo_rounds))
+            **_settings_dict(fed, rounds=cfg.loo_rounds)
+        )
         jobs.append(loo)
         for k in cfg.onboarding_months:
             if k > 0:
-                jobs.append(Job(f"join-{m}-{k:g}", cfg.members, months=((m, k),), init_from=loo.name,
-                                select_by_validation=False).with_settings(**_settings_dict(fed, rounds=cfg.join_rounds)))
+                jobs.append(
+                    Job(
+                        f"join-{m}-{k:g}", cfg.members, months=((m, k),), init_from=loo.name, select_by_validation=False
+                    ).with_settings(**_settings_dict(fed, rounds=cfg.join_rounds))
+                )
     return FederationPlan(members=cfg.members, jobs=tuple(jobs), split=cfg.split, sim_data_dir=str(data_dir))
 
 
@@ -91,7 +110,8 @@ def _cells(member: TorchMember, idx: np.ndarray, probs: np.ndarray) -> tuple[np.
 def _days(panel: MemberPanel, member: TorchMember, idx: np.ndarray) -> np.ndarray:
     mask = member.label_mask[torch.from_numpy(idx)].numpy()
     days = np.asarray(panel.ts[idx].floor("D").asi8)
-    return np.repeat(days[:, None], mask.shape[1], axis=1)[mask]
+    out: np.ndarray = np.repeat(days[:, None], mask.shape[1], axis=1)[mask]
+    return out
 
 
 def _graph_preds(run: StressRun, key: str, weights_by_member: dict[str, list[np.ndarray]]) -> None:
@@ -127,18 +147,50 @@ def fit_all(run: StressRun, step: Step) -> None:
     cfg, fed = run.config, run.config.federated
     members = list(run.members.values())
     step("local-only graph models")
-    local = {m: fit_graph([tm], window=fed.window, hidden=fed.hidden, seed=fed.seed, max_steps=cfg.local_max_steps,
-                          eval_every=cfg.local_eval_every, name=f"local-{m}").weights for m, tm in run.members.items()}
+    local = {
+        m: fit_graph(
+            [tm],
+            window=fed.window,
+            hidden=fed.hidden,
+            seed=fed.seed,
+            max_steps=cfg.local_max_steps,
+            eval_every=cfg.local_eval_every,
+            name=f"local-{m}",
+        ).weights
+        for m, tm in run.members.items()
+    }
     step("centralised graph model (pooled reference)")
-    central = fit_graph(members, window=fed.window, hidden=fed.hidden, seed=fed.seed, max_steps=cfg.central_max_steps,
-                        eval_every=cfg.central_eval_every, name="central").weights
+    central = fit_graph(
+        members,
+        window=fed.window,
+        hidden=fed.hidden,
+        seed=fed.seed,
+        max_steps=cfg.central_max_steps,
+        eval_every=cfg.central_eval_every,
+        name="central",
+    ).weights
     step("fine-tuning the federated model locally")
     fed_w = run.outcomes["federated"].weights
-    tuned = {m: fit_graph([tm], window=fed.window, hidden=fed.hidden, seed=fed.seed, max_steps=cfg.finetune_steps,
-                          eval_every=cfg.finetune_eval_every, name=f"tune-{m}", lr=cfg.finetune_lr, init=fed_w).weights
-             for m, tm in run.members.items()}
-    run.weights = {"local": local, "central": {m: central for m in run.members},
-                   "federated": {m: fed_w for m in run.members}, "finetuned": tuned}
+    tuned = {
+        m: fit_graph(
+            [tm],
+            window=fed.window,
+            hidden=fed.hidden,
+            seed=fed.seed,
+            max_steps=cfg.finetune_steps,
+            eval_every=cfg.finetune_eval_every,
+            name=f"tune-{m}",
+            lr=cfg.finetune_lr,
+            init=fed_w,
+        ).weights
+        for m, tm in run.members.items()
+    }
+    run.weights = {
+        "local": local,
+        "central": {m: central for m in run.members},
+        "federated": {m: fed_w for m in run.members},
+        "finetuned": tuned,
+    }
     if "fedprox" in run.outcomes:
         run.weights["fedprox"] = {m: run.outcomes["fedprox"].weights for m in run.members}
     for key, weights in run.weights.items():
@@ -161,8 +213,12 @@ def member_table(run: StressRun) -> list[dict[str, Any]]:
     rows = []
     for m, tm in run.members.items():
         panel = run.panels[m]
-        row: dict[str, Any] = {"member": m, "assets": list(panel.held_assets), "train_hours": int(tm.n_train),
-                               "test_hours": int(len(tm.test_idx))}
+        row: dict[str, Any] = {
+            "member": m,
+            "assets": list(panel.held_assets),
+            "train_hours": int(tm.n_train),
+            "test_hours": len(tm.test_idx),
+        }
         y_test = None
         for key in MODEL_KEYS:
             if m not in run.test_preds.get(key, {}):
@@ -179,8 +235,15 @@ def member_table(run: StressRun) -> list[dict[str, Any]]:
         row["train_event_rate"] = _r(float(y_train.mean()) if len(y_train) else None)
         y, p_loc = _cells(tm, tm.test_idx, run.test_preds["local"][m])
         _, p_fed = _cells(tm, tm.test_idx, run.test_preds["federated"][m])
-        ci = paired_day_bootstrap(y, p_loc, p_fed, _days(panel, tm, tm.test_idx), metric=auprc,
-                                  n_boot=run.config.n_boot, rng=seeded_rng(run.config.seed, "boot", m))
+        ci = paired_day_bootstrap(
+            y,
+            p_loc,
+            p_fed,
+            _days(panel, tm, tm.test_idx),
+            metric=auprc,
+            n_boot=run.config.n_boot,
+            rng=seeded_rng(run.config.seed, "boot", m),
+        )
         row["fed_minus_local_auprc"] = {k: (_r(v) if isinstance(v, float) else v) for k, v in ci.to_dict().items()}
         if y.sum() == 0:
             row["note"] = "no stress event in this member's test period: AUROC and AUPRC are undefined"
@@ -194,10 +257,17 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     gains = [r["auprc_federated"] - r["auprc_local"] for r in defined]
     fed = [r["auprc_federated"] for r in defined if r.get("auprc_central") is not None]
     cen = [r["auprc_central"] for r in defined if r.get("auprc_central") is not None]
-    worse = [r["member"] for r in defined if r["fed_minus_local_auprc"].get("significant") and gains[defined.index(r)] < 0]
-    better = [r["member"] for r in defined if r["fed_minus_local_auprc"].get("significant") and gains[defined.index(r)] > 0]
-    heur_beaten = [r["member"] for r in defined
-                   if r.get("auprc_heuristic") is not None and r["auprc_federated"] > r["auprc_heuristic"]]
+    worse = [
+        r["member"] for r in defined if r["fed_minus_local_auprc"].get("significant") and gains[defined.index(r)] < 0
+    ]
+    better = [
+        r["member"] for r in defined if r["fed_minus_local_auprc"].get("significant") and gains[defined.index(r)] > 0
+    ]
+    heur_beaten = [
+        r["member"]
+        for r in defined
+        if r.get("auprc_heuristic") is not None and r["auprc_federated"] > r["auprc_heuristic"]
+    ]
     return {
         "federated_pct_of_central": _r(100 * float(np.mean(fed)) / float(np.mean(cen)), 1) if cen else None,
         "members_gaining": sum(g > 0 for g in gains),
@@ -206,9 +276,18 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "members_significantly_better": better,
         "members_significantly_worse": worse,
         "federated_beats_heuristic": heur_beaten,
-        "mean_auprc": {k: _r(float(np.mean([r[f"auprc_{k}"] for r in defined if r.get(f"auprc_{k}") is not None])))
-                       for k in MODEL_KEYS if any(r.get(f"auprc_{k}") is not None for r in defined)},
+        "mean_auprc": {
+            k: _r(float(np.mean([r[f"auprc_{k}"] for r in defined if r.get(f"auprc_{k}") is not None])))
+            for k in MODEL_KEYS
+            if any(r.get(f"auprc_{k}") is not None for r in defined)
+        },
     }
+
+
+def pooled_stats(run: StressRun, *, exclude: str | None = None) -> NormStats:
+    """Normalisation statistics summed over members' training rows (a sum secure aggregation can compute)."""
+    parts = [run.panels[m].fit_stats(tm.train_idx) for m, tm in run.members.items() if m != exclude]
+    return reduce(operator.add, parts)
 
 
 def onboarding(run: StressRun, step: Step) -> list[dict[str, Any]]:
@@ -220,9 +299,7 @@ def onboarding(run: StressRun, step: Step) -> list[dict[str, Any]]:
         per_member = []
         for m in cfg.members:
             panel = run.panels[m]
-            others = NormStats(*[sum(x) for x in zip(*[  # the federation's pooled statistics (a secure sum)
-                (s.count, s.total, s.total_sq) for s in
-                [run.panels[o].fit_stats(run.members[o].train_idx) for o in cfg.members if o != m]], strict=True)])
+            others = pooled_stats(run, exclude=m)  # the federation's pooled statistics (a secure sum)
             tm = prepare(panel, cfg.split, fed.window, months=k, stats=others if k == 0 else None)
             fed_w = run.outcomes[f"loo-{m}" if k == 0 else f"join-{m}-{k:g}"].weights
             res: dict[str, Any] = {"member": m, "months": k, "train_hours": int(tm.n_train)}
@@ -231,14 +308,28 @@ def onboarding(run: StressRun, step: Step) -> list[dict[str, Any]]:
             y, p_fed = _cells(tm, tm.test_idx, predict(model, tm, tm.test_idx))
             res["auprc_federated"] = _r(auprc(y, p_fed))
             if k > 0 and tm.n_train > 0:
-                loc = fit_graph([tm], window=fed.window, hidden=fed.hidden, seed=fed.seed,
-                                max_steps=cfg.onboarding_local_steps, eval_every=cfg.onboarding_local_steps // 3,
-                                name=f"onb-local-{m}-{k}")
+                loc = fit_graph(
+                    [tm],
+                    window=fed.window,
+                    hidden=fed.hidden,
+                    seed=fed.seed,
+                    max_steps=cfg.onboarding_local_steps,
+                    eval_every=cfg.onboarding_local_steps // 3,
+                    name=f"onb-local-{m}-{k}",
+                )
                 set_weights(model, loc.weights)
                 res["auprc_local"] = _r(auprc(*_cells(tm, tm.test_idx, predict(model, tm, tm.test_idx))))
-                tuned = fit_graph([tm], window=fed.window, hidden=fed.hidden, seed=fed.seed,
-                                  max_steps=cfg.finetune_steps, eval_every=cfg.finetune_eval_every,
-                                  name=f"onb-tune-{m}-{k}", lr=cfg.finetune_lr, init=fed_w)
+                tuned = fit_graph(
+                    [tm],
+                    window=fed.window,
+                    hidden=fed.hidden,
+                    seed=fed.seed,
+                    max_steps=cfg.finetune_steps,
+                    eval_every=cfg.finetune_eval_every,
+                    name=f"onb-tune-{m}-{k}",
+                    lr=cfg.finetune_lr,
+                    init=fed_w,
+                )
                 set_weights(model, tuned.weights)
                 res["auprc_finetuned"] = _r(auprc(*_cells(tm, tm.test_idx, predict(model, tm, tm.test_idx))))
             else:
@@ -261,8 +352,12 @@ def _onboarding_row(k: float, per_member: list[dict[str, Any]]) -> dict[str, Any
         "auprc_federated_median": _median(per_member, "auprc_federated"),
         "auprc_finetuned_median": _median(per_member, "auprc_finetuned"),
         "members_federated_above_local": sum(
-            1 for r in per_member if r.get("auprc_local") is not None and r.get("auprc_federated") is not None
-            and r["auprc_federated"] > r["auprc_local"]),
+            1
+            for r in per_member
+            if r.get("auprc_local") is not None
+            and r.get("auprc_federated") is not None
+            and r["auprc_federated"] > r["auprc_local"]
+        ),
         "members": per_member,
     }
 
@@ -302,21 +397,23 @@ def early_warning(run: StressRun) -> dict[str, Any]:
 def _member_leads(panel: MemberPanel, tm: TorchMember, probs: np.ndarray, thr: float) -> dict[str, Any]:
     idx = tm.test_idx
     span = idx[-1] - idx[0] + 1
-    total = {"episodes": 0, "detected": 0, "leads": []}
+    episodes, detected, leads = 0, 0, list[int]()
     for a, asset in enumerate(panel.assets):
         if asset not in panel.held_assets:
             continue
         alarms = np.zeros(span, dtype=bool)
         alarms[idx - idx[0]] = probs[:, a] > thr
-        stress = panel.stress_hour[idx[0]: idx[-1] + 1, a]
+        stress = panel.stress_hour[idx[0] : idx[-1] + 1, a]
         lt = lead_times(alarms, episode_onsets(stress))
-        total["episodes"] += lt.episodes
-        total["detected"] += lt.detected
-        total["leads"].extend(lt.leads)
-    leads = total.pop("leads")
-    total["detection_rate"] = _r(total["detected"] / total["episodes"]) if total["episodes"] else None
-    total["median_lead_hours"] = float(np.median(leads)) if leads else None
-    return total
+        episodes += lt.episodes
+        detected += lt.detected
+        leads.extend(lt.leads)
+    return {
+        "episodes": episodes,
+        "detected": detected,
+        "detection_rate": _r(detected / episodes) if episodes else None,
+        "median_lead_hours": float(np.median(leads)) if leads else None,
+    }
 
 
 def index_frames(run: StressRun) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -339,8 +436,9 @@ def consensus_stress(run: StressRun) -> pd.DataFrame:
         for a, asset in enumerate(panel.assets):
             if asset in panel.held_assets:
                 obs = panel.observed[:, a]
-                parts.append(pd.DataFrame({"ts_utc": panel.ts[obs], "asset": asset,
-                                           "stress": panel.stress_hour[obs, a]}))
+                parts.append(
+                    pd.DataFrame({"ts_utc": panel.ts[obs], "asset": asset, "stress": panel.stress_hour[obs, a]})
+                )
     flags = pd.concat(parts).groupby(["ts_utc", "asset"])["stress"].agg(["sum", "count"]).reset_index()
     flags["consensus"] = (flags["count"] >= 3) & (flags["sum"] >= flags["count"] / 2)
     return flags
@@ -374,23 +472,24 @@ def index_warning(run: StressRun, val_index: pd.DataFrame, test_index: pd.DataFr
 
 def data_provenance(data_dir: Path, members: tuple[str, ...]) -> list[dict[str, str]]:
     """SHA-256 of every input file used (provenance)."""
-    return [{"file": str(p.relative_to(data_dir)) if p.is_relative_to(data_dir) else str(p), "sha256": sha256_of(p)}
-            for p in find_hourly_files(data_dir) if venue_from_path(p) in members]
+    return [
+        {"file": str(p.relative_to(data_dir)) if p.is_relative_to(data_dir) else str(p), "sha256": sha256_of(p)}
+        for p in find_hourly_files(data_dir)
+        if venue_from_path(p) in members
+    ]
 
 
 def save_federated_model(run: StressRun, out_dir: Path, ew: dict[str, Any], index_thr: float | None) -> str:
     """Save the federated model with each member's normalisation, graph and alarm threshold."""
     cfg, fed = run.config, run.config.federated
-    members = {}
-    stats = []
-    for m, tm in run.members.items():
-        panel = run.panels[m]
-        s = panel.fit_stats(tm.train_idx)
-        stats.append(s)
-        members[m] = SavedMember(s.normaliser(), tm.adj.numpy(), ew["thresholds"].get(m, {}).get("federated"))
-    pooled = stats[0]
-    for s in stats[1:]:
-        pooled = pooled + s
+    members = {
+        m: SavedMember(
+            run.panels[m].fit_stats(tm.train_idx).normaliser(),
+            tm.adj.numpy(),
+            ew["thresholds"].get(m, {}).get("federated"),
+        )
+        for m, tm in run.members.items()
+    }
     thresholds = [v["federated"] for v in ew["thresholds"].values() if "federated" in v]
     return save_model(
         out_dir / "model",
@@ -398,12 +497,16 @@ def save_federated_model(run: StressRun, out_dir: Path, ew: dict[str, Any], inde
         config=ModelConfig(n_features=len(FEATURES), window=fed.window, hidden=fed.hidden),
         features=FEATURES,
         members=members,
-        pooled_normaliser=pooled.normaliser(),
+        pooled_normaliser=pooled_stats(run).normaliser(),
         alarm_threshold=float(np.median(thresholds)) if thresholds else 0.5,
         index_alarm_threshold=index_thr,
-        extra={"split": cfg.split.as_dict(), "label": "illiquid stress hour within the next H hours "
-               "(range > trailing-30d q95 and Amihud > trailing-30d q90)", "trained_by": "federated",
-               "best_round": run.outcomes["federated"].best_round},
+        extra={
+            "split": cfg.split.as_dict(),
+            "label": "illiquid stress hour within the next H hours "
+            "(range > trailing-30d q95 and Amihud > trailing-30d q90)",
+            "trained_by": "federated",
+            "best_round": run.outcomes["federated"].best_round,
+        },
     )
 
 
@@ -453,13 +556,19 @@ def run_stress(cfg: StressConfig, data_dir: Path, out_dir: Path, step: Step) -> 
         "summary": summary(rows),
         "onboarding": onboard,
         "early_warning": {k: v for k, v in ew.items() if k != "thresholds"},
-        "index": {"formula": "100 * mean over >=3 members of p(member, asset, hour); market = mean of assets",
-                  "file": "stress_index.csv", "warning": idx_warn},
+        "index": {
+            "formula": "100 * mean over >=3 members of p(member, asset, hour); market = mean of assets",
+            "file": "stress_index.csv",
+            "warning": idx_warn,
+        },
         "federation": _federation_section(outcomes),
-        "model": {"path": "model/", "weights_sha256": sha, "parameters": count_parameters(new_model(
-            cfg.federated.window, cfg.federated.hidden, cfg.federated.seed)), "best_round": fed_out.best_round},
-        "data": {"quality": [asdict(q) for q in quality],
-                 "event_rates": _event_rates(run)},
+        "model": {
+            "path": "model/",
+            "weights_sha256": sha,
+            "parameters": count_parameters(new_model(cfg.federated.window, cfg.federated.hidden, cfg.federated.seed)),
+            "best_round": fed_out.best_round,
+        },
+        "data": {"quality": [asdict(q) for q in quality], "event_rates": _event_rates(run)},
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
     }
     return section, run

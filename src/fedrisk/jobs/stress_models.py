@@ -37,8 +37,9 @@ def new_model(window: int, hidden: int, seed: int) -> STGraphNet:
     return STGraphNet(ModelConfig(n_features=len(FEATURES), window=window, hidden=hidden))
 
 
-def prepare(panel: MemberPanel, split: Split, window: int, *, months: float | None = None,
-            stats: NormStats | None = None) -> TorchMember:
+def prepare(
+    panel: MemberPanel, split: Split, window: int, *, months: float | None = None, stats: NormStats | None = None
+) -> TorchMember:
     """A member's data for the model; normalised on its own (possibly limited) training rows.
 
     ``stats`` overrides the normalisation (a joiner without history uses the federation's pooled statistics).
@@ -46,8 +47,12 @@ def prepare(panel: MemberPanel, split: Split, window: int, *, months: float | No
     train_idx = panel.train_index(split, window=window, months=months)
     norm = (stats if stats is not None else panel.fit_stats(train_idx)).normaliser()
     return prepare_member(
-        panel, norm, train_idx=train_idx, val_idx=panel.val_index(split, window=window),
-        test_idx=panel.test_index(split, window=window), window=window,
+        panel,
+        norm,
+        train_idx=train_idx,
+        val_idx=panel.val_index(split, window=window),
+        test_idx=panel.test_index(split, window=window),
+        window=window,
     )
 
 
@@ -59,14 +64,25 @@ class Fitted:
     best_step: int
 
 
-def fit_graph(members: list[TorchMember], *, window: int, hidden: int, seed: int, max_steps: int,
-              eval_every: int, name: str, lr: float = 1e-3, init: list[np.ndarray] | None = None) -> Fitted:
+def fit_graph(
+    members: list[TorchMember],
+    *,
+    window: int,
+    hidden: int,
+    seed: int,
+    max_steps: int,
+    eval_every: int,
+    name: str,
+    lr: float = 1e-3,
+    init: list[np.ndarray] | None = None,
+) -> Fitted:
     """Train (or fine-tune from ``init``) with early stopping on the members' validation loss."""
     model = new_model(window, hidden, seed)
     if init is not None:
         set_weights(model, init)
-    result = fit_early_stopping(model, members, max_steps=max_steps, eval_every=eval_every,
-                                rng=seeded_rng(seed, name), lr=lr)
+    result = fit_early_stopping(
+        model, members, max_steps=max_steps, eval_every=eval_every, rng=seeded_rng(seed, name), lr=lr
+    )
     return Fitted(get_weights(model), result.best_step)
 
 
@@ -87,5 +103,6 @@ def fit_baselines(members: dict[str, TorchMember], *, seed: int) -> Baselines:
     lr_local = {m: fit_logistic(train[m], val[m]) for m in members}
     gb_local = {m: fit_lightgbm(train[m], val[m], seed=seed) for m in members}
     pooled_train, pooled_val = concat(list(train.values())), concat(list(val.values()))
-    return Baselines(lr_local, gb_local, fit_logistic(pooled_train, pooled_val),
-                     fit_lightgbm(pooled_train, pooled_val, seed=seed))
+    return Baselines(
+        lr_local, gb_local, fit_logistic(pooled_train, pooled_val), fit_lightgbm(pooled_train, pooled_val, seed=seed)
+    )

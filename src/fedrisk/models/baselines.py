@@ -21,7 +21,7 @@ LR_GRID = (0.01, 0.1, 1.0)
 class Scorer(Protocol):
     """Anything that maps feature rows to probabilities."""
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...  # noqa: D102
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,8 @@ class STGraphNet(nn.Module):
         e = self.act(self.summary(pooled) + self.skip(x[:, :, -1, :].reshape(b * a, f))).reshape(b, a, -1)
         msg = torch.matmul(adj, e)
         hidden = self.act(self.self_mix(e) + self.neighbour_mix(msg))
-        return self.head(hidden).squeeze(-1)
+        logits: torch.Tensor = self.head(hidden).squeeze(-1)
+        return logits
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -184,7 +185,7 @@ def train_steps(
             prox = sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor, strict=True))
             loss = loss + 0.5 * proximal_mu * prox
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         total += float(loss.detach())
     return total / steps

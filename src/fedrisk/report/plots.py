@@ -11,9 +11,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 OKABE_ITO = {
     "local": "#E69F00",
@@ -111,7 +111,9 @@ def plot_rounds(stress: dict[str, Any], path: Path) -> Path:
         hist = jobs.get(name, {}).get("history", [])
         pts = [(h["round"], h["val_loss"]) for h in hist if h.get("val_loss") is not None]
         if pts:
-            ax.plot(*zip(*pts, strict=True), marker="o", color=color, label="FedAvg" if name == "federated" else "FedProx")
+            ax.plot(
+                *zip(*pts, strict=True), marker="o", color=color, label="FedAvg" if name == "federated" else "FedProx"
+            )
     ax.set_xlabel("round")
     ax.set_ylabel("validation log loss (members' weighted mean)")
     ax.set_title("Federated training")
