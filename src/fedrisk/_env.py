@@ -29,6 +29,7 @@ class _DropKnownNoise(logging.Filter):
     PATTERNS = (
         "DEPRECATED FEATURE: The `run_simulation` function",  # we call it on purpose; `flwr run` is the CLI path
         "This is a deprecated feature",
+        "fraction_evaluate is set to 0.0",  # jobs that keep their last round skip evaluation on purpose
     )
 
     def filter(self, record: logging.LogRecord) -> bool:

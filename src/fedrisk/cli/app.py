@@ -14,6 +14,7 @@ from fedrisk.cli import audit as audit_cli  # noqa: E402
 from fedrisk.cli import constitution as constitution_cli  # noqa: E402
 from fedrisk.cli import contracts as contracts_cli  # noqa: E402
 from fedrisk.cli import contribution as contribution_cli  # noqa: E402
+from fedrisk.cli import data as data_cli  # noqa: E402
 from fedrisk.cli import coordinator as coordinator_cli  # noqa: E402
 from fedrisk.cli import demo as demo_cli  # noqa: E402
 from fedrisk.cli import member as member_cli  # noqa: E402
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.command(name="demo")(demo_cli.demo)
 app.add_typer(stress_cli.app, name="stress")
+app.add_typer(data_cli.app, name="data")
 app.add_typer(privacy_cli.app, name="privacy")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(contribution_cli.app, name="contribution")

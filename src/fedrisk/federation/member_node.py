@@ -22,6 +22,7 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
+from fedrisk._env import quiet_and_offline
 from fedrisk.errors import ConfigError, RoundFailedError
 from fedrisk.evaluation.metrics import auprc
 from fedrisk.features.panel import Split
@@ -39,6 +40,7 @@ from fedrisk.models.stgraph import (
     train_steps,
 )
 
+quiet_and_offline()  # a deployed node imports this module directly: keep it offline from the first line
 app = ClientApp()
 
 
