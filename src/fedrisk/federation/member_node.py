@@ -126,11 +126,42 @@ def member_rng(seed: int, member: str, server_round: int) -> np.random.Generator
     return np.random.default_rng([seed, zlib.crc32(member.encode()), server_round])
 
 
-def _model(job: MemberJob, arrays: ArrayRecord) -> STGraphNet:
+def build_model(job: MemberJob, weights: list[np.ndarray]) -> STGraphNet:
+    """The job's model with the given (global) weights; shared by the Message-API and legacy (SecAgg+) nodes."""
     torch.manual_seed(job.seed)
     model = STGraphNet(ModelConfig(n_features=len(FEATURES), window=job.window, hidden=job.hidden))
-    set_weights(model, arrays.to_numpy_ndarrays())
+    set_weights(model, weights)
     return model
+
+
+def _model(job: MemberJob, arrays: ArrayRecord) -> STGraphNet:
+    return build_model(job, arrays.to_numpy_ndarrays())
+
+
+def local_train(job: MemberJob, data: TorchMember, model: STGraphNet, server_round: int) -> tuple[float, float]:
+    """The member's local training of one round (in place); returns the mean loss and the seconds it took."""
+    start = time.perf_counter()
+    loss = train_steps(
+        model,
+        [data],
+        steps=job.local_steps,
+        batch_size=job.batch_size,
+        lr=job.lr,
+        weight_decay=job.weight_decay,
+        proximal_mu=job.proximal_mu,
+        rng=member_rng(job.seed, job.member, server_round),
+    )
+    return loss, time.perf_counter() - start
+
+
+def validate(model: STGraphNet, data: TorchMember) -> tuple[float, int, float | None]:
+    """Validation log loss, number of labelled cells and AUPRC on the member's own validation period."""
+    loss, n = masked_log_loss(model, data, data.val_idx)
+    probs = predict(model, data, data.val_idx)
+    t = torch.from_numpy(data.val_idx)
+    mask = data.label_mask[t].numpy()
+    ap = auprc(data.y[t].numpy()[mask], probs[mask]) if n else None
+    return loss, n, ap
 
 
 @app.train()
@@ -146,18 +177,7 @@ def train(msg: Message, context: Context) -> Message:
         raise RoundFailedError(f"fault drill: member {job.member} drops out of round {server_round}")
     data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
     model = _model(job, msg.content["arrays"])  # type: ignore[arg-type]
-    start = time.perf_counter()
-    loss = train_steps(
-        model,
-        [data],
-        steps=job.local_steps,
-        batch_size=job.batch_size,
-        lr=job.lr,
-        weight_decay=job.weight_decay,
-        proximal_mu=job.proximal_mu,
-        rng=member_rng(job.seed, job.member, server_round),
-    )
-    elapsed = time.perf_counter() - start
+    loss, elapsed = local_train(job, data, model, server_round)
     metrics = MetricRecord({"num-examples": data.n_train, "train-loss": loss, "train-time-s": elapsed})
     content = RecordDict({"arrays": ArrayRecord(get_weights(model)), "metrics": metrics})
     return Message(content=content, reply_to=msg)
@@ -171,11 +191,7 @@ def evaluate(msg: Message, context: Context) -> Message:
     job = parse_job(context, config)  # type: ignore[arg-type]
     data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
     model = _model(job, msg.content["arrays"])  # type: ignore[arg-type]
-    loss, n = masked_log_loss(model, data, data.val_idx)
-    probs = predict(model, data, data.val_idx)
-    t = torch.from_numpy(data.val_idx)
-    mask = data.label_mask[t].numpy()
-    ap = auprc(data.y[t].numpy()[mask], probs[mask]) if n else None
+    loss, n, ap = validate(model, data)
     metrics = MetricRecord(
         {"num-examples": n, "val-loss": loss if n else 0.0, "val-auprc": ap if ap is not None else 0.0}
     )
