@@ -48,7 +48,9 @@ app.command(name="status")(status_cli.status)
 def main() -> None:
     """Console entry point: fedrisk errors become a one-line message and a stable exit code."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # returns the code of a `typer.Exit(n)` instead of exiting
+        if isinstance(rc, int) and rc != 0:
+            sys.exit(rc)
     except FedriskError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(err.exit_code)
