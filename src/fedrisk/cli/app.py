@@ -19,6 +19,7 @@ from fedrisk.cli import coordinator as coordinator_cli  # noqa: E402
 from fedrisk.cli import demo as demo_cli  # noqa: E402
 from fedrisk.cli import member as member_cli  # noqa: E402
 from fedrisk.cli import privacy as privacy_cli  # noqa: E402
+from fedrisk.cli import report as report_cli  # noqa: E402
 from fedrisk.cli import round as round_cli  # noqa: E402
 from fedrisk.cli import status as status_cli  # noqa: E402
 from fedrisk.cli import stress as stress_cli  # noqa: E402
@@ -43,6 +44,7 @@ app.add_typer(coordinator_cli.app, name="coordinator")
 app.add_typer(member_cli.app, name="member")
 app.add_typer(round_cli.app, name="round")
 app.command(name="status")(status_cli.status)
+app.command(name="report")(report_cli.report)
 
 
 def main() -> None:
