@@ -387,7 +387,7 @@ def _render(run: RunData, sections: list[Section]) -> str:
     files = len(as_list(as_mapping(run.results.get("data")).get("files")))
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>fedrisk report — {esc(run.results.get('run_id', run.run_dir.name))}</title>"
         f"<style>{CSS}</style></head><body>{_header(run)}<main>"
         f"<nav aria-label='sections'><a href='#summary'>Summary</a>{nav}</nav>{_summary_html(run)}{body}"
