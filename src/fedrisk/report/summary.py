@@ -38,7 +38,7 @@ def _evaluated(stress: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _gain_sentences(rows: list[Mapping[str, Any]], summary: Mapping[str, Any]) -> list[str]:
     gains = {str(r["member"]): float(r["auprc_federated"]) - float(r["auprc_local"]) for r in rows}
-    better = sorted(m for m, g in gains.items() if g > 0)
+    better = [m for m, g in gains.items() if g > 0]
     n = len(gains)
     med = median(gains.values())
     worse_sig = [str(m) for m in as_list(summary.get("members_significantly_worse"))]
@@ -53,7 +53,7 @@ def _gain_sentences(rows: list[Mapping[str, Any]], summary: Mapping[str, Any]) -
         head = f"Federation paid for every member: all {n} gained AUPRC over training alone (median {med:+.3f})."
     else:
         head = (
-            f"Federation paid for {len(better)} of {n} members ({_names(better)}); the others did better alone "
+            f"Federation paid for {len(better)} of {n} members ({_names(better)}); the others did not gain "
             f"(median change {med:+.3f} AUPRC)."
         )
     out = [head]
