@@ -22,6 +22,14 @@ def data_dir_option(value: Path | None) -> Path:
     return resolve_data_dir(value, env_value=os.environ.get(ENV_VAR))
 
 
+def keys_dir_option(value: Path | None) -> Path:
+    """Private signing keys: ``--keys-dir`` > ``$FEDRISK_HOME/keys`` > ``~/.fedrisk/keys`` (never in a run dir)."""
+    if value is not None:
+        return value
+    home = os.environ.get("FEDRISK_HOME")
+    return (Path(home) if home else Path.home() / ".fedrisk") / "keys"
+
+
 @contextmanager
 def progress_steps(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     """A rich progress display; yields ``step(description)`` which marks the previous step done."""

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fedrisk.cli._common import console, data_dir_option, print_json, progress_steps
+from fedrisk.cli._common import console, data_dir_option, keys_dir_option, print_json, progress_steps
 
 
 def _fmt(x: object) -> str:
@@ -62,6 +62,9 @@ def demo(
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<run-id>).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Every section on fewer members, hours and rounds.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of every random choice (runs are reproducible).")] = 7,
+    keys_dir: Annotated[
+        Path | None, typer.Option("--keys-dir", help="Private signing keys (default $FEDRISK_HOME/keys).")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
 ) -> None:
     """Simulate a federation of exchanges on real hourly data: local vs federated vs centralised."""
@@ -72,7 +75,7 @@ def demo(
     run_dir = out if out is not None else Path("runs") / new_run_id()
     config = quick_config(seed) if quick else StressConfig(seed=seed)
     with progress_steps(not json_out) as step:
-        results = run_demo(config, directory, run_dir, step)
+        results = run_demo(config, directory, run_dir, step, keys_dir=keys_dir_option(keys_dir))
     if json_out:
         print_json(results)
         return
@@ -87,4 +90,9 @@ def demo(
     )
     if stress.get("onboarding"):
         console.print(onboarding_table(stress))
-    console.print(f"Run directory: {run_dir}  (results.json, plots, model/, run.log)")
+    audit = results.get("audit", {})
+    console.print(
+        f"Audit trail: {audit.get('records')} records, {audit.get('countersignatures')} member countersignatures, "
+        f"verified offline: {'OK' if audit.get('ok') else 'FAILED: ' + str(audit.get('reason'))}"
+    )
+    console.print(f"Run directory: {run_dir}  (results.json, plots, model/, audit.jsonl, run.log)")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fedrisk.cli._common import console, data_dir_option, print_json, progress_steps
+from fedrisk.cli._common import console, data_dir_option, keys_dir_option, print_json, progress_steps
 
 app = typer.Typer(help="Liquidity-stress federation: train and score.", no_args_is_help=True)
 
@@ -18,6 +18,9 @@ def train(
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<run-id>).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Fewer members, hours and rounds.")] = False,
     seed: Annotated[int, typer.Option(help="Seed.")] = 7,
+    keys_dir: Annotated[
+        Path | None, typer.Option("--keys-dir", help="Private signing keys (default $FEDRISK_HOME/keys).")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the stress section as JSON.")] = False,
 ) -> None:
     """Train the stress federation (and its references) and save the federated model."""
@@ -28,7 +31,7 @@ def train(
     run_dir = out if out is not None else Path("runs") / new_run_id()
     config = quick_config(seed) if quick else StressConfig(seed=seed)
     with progress_steps(not json_out) as step:
-        results = run_demo(config, directory, run_dir, step)
+        results = run_demo(config, directory, run_dir, step, keys_dir=keys_dir_option(keys_dir))
     if json_out:
         print_json(results["stress"])
     else:

@@ -44,6 +44,8 @@ class RoundRecord:
     wall_s: float
     local_compute_max_s: float | None
     local_compute_mean_s: float | None
+    claims: dict[str, dict[str, str | int]] = field(default_factory=dict)
+    """What each contributing member states it sent (SHA-256 and size of its update)."""
 
 
 @dataclass(slots=True)
@@ -80,12 +82,18 @@ class _CohortMixin:
 
     cohort_nodes: set[int]
     failed_rounds: list[int]
+    claims: dict[int, dict[str, dict[str, str | int]]]
 
     def _only_cohort(self, messages: Iterable[Message]) -> list[Message]:
         return [m for m in messages if m.metadata.dst_node_id in self.cohort_nodes]
 
     def _quorum(self, server_round: int, replies: Iterable[Message]) -> list[Message]:
         ok = [r for r in replies if not r.has_error()]
+        self.claims[server_round] = {
+            str(r.content["claim"]["member"]): dict(r.content["claim"])  # type: ignore[index,call-overload,arg-type]
+            for r in ok
+            if "claim" in r.content
+        }
         if len(ok) < MIN_COHORT:
             _log.warning("round %s: %s valid replies < %s; nothing aggregated", server_round, len(ok), MIN_COHORT)
             self.failed_rounds.append(server_round)
@@ -105,7 +113,7 @@ class CohortFedAvg(_CohortMixin, FedAvg):
             fraction_evaluate=1.0 if evaluate else 0.0,
             train_metrics_aggr_fn=_aggregate_train_metrics,
         )
-        self.cohort_nodes, self.failed_rounds = cohort_nodes, []
+        self.cohort_nodes, self.failed_rounds, self.claims = cohort_nodes, [], {}
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -137,7 +145,7 @@ class CohortFedProx(_CohortMixin, FedProx):
             fraction_evaluate=1.0 if evaluate else 0.0,
             train_metrics_aggr_fn=_aggregate_train_metrics,
         )
-        self.cohort_nodes, self.failed_rounds = cohort_nodes, []
+        self.cohort_nodes, self.failed_rounds, self.claims = cohort_nodes, [], {}
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -237,6 +245,7 @@ def run_job(
                 wall_s=stamps.get(rnd, float("nan")) - stamps.get(rnd - 1, float("nan")),
                 local_compute_max_s=_metric(tr, "train-time-max-s"),
                 local_compute_mean_s=_metric(tr, "train-time-mean-s"),
+                claims={} if failed else strategy.claims.get(rnd, {}),
             )
         )
     committed = [h for h in history if h.status == "committed"]

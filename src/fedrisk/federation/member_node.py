@@ -10,6 +10,7 @@ loss and timing, and validation loss/AUPRC on its own validation period. Never r
 
 from __future__ import annotations
 
+import hashlib
 import time
 import zlib
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.clientapp import ClientApp
 
 from fedrisk._env import quiet_and_offline
+from fedrisk.audit import OutboundLog
 from fedrisk.errors import ConfigError, RoundFailedError
 from fedrisk.evaluation.metrics import auprc
 from fedrisk.features.panel import Split
@@ -178,9 +180,37 @@ def train(msg: Message, context: Context) -> Message:
     data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
     model = _model(job, msg.content["arrays"])  # type: ignore[arg-type]
     loss, elapsed = local_train(job, data, model, server_round)
+    weights = get_weights(model)
+    claim = record_outbound(config, job.member, server_round, weights)  # type: ignore[arg-type]
     metrics = MetricRecord({"num-examples": data.n_train, "train-loss": loss, "train-time-s": elapsed})
-    content = RecordDict({"arrays": ArrayRecord(get_weights(model)), "metrics": metrics})
+    content = RecordDict({"arrays": ArrayRecord(weights), "metrics": metrics, "claim": ConfigRecord(claim)})  # type: ignore[arg-type]
     return Message(content=content, reply_to=msg)
+
+
+def update_payload(weights: list[np.ndarray]) -> bytes:
+    """The canonical bytes of an update (what the member's outbound log hashes)."""
+    return b"".join(np.ascontiguousarray(w).tobytes() for w in weights)
+
+
+def record_outbound(
+    config: ConfigRecord, member: str, server_round: int, weights: list[np.ndarray]
+) -> dict[str, str | int]:
+    """Log what this member sends (round, size, SHA-256, privacy parameters) and return the claim it states.
+
+    The log lives with the member (``outbound-dir`` of the job config, one file per job and member); the member
+    later countersigns the coordinator's round record only if the record's claim matches this log.
+    """
+    payload = update_payload(weights)
+    privacy = {"mode": str(config.get("privacy-mode", "plain"))}
+    outbound_dir = str(config.get("outbound-dir", ""))
+    if outbound_dir:
+        path = Path(outbound_dir) / str(config["job"]) / f"{member}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entry = OutboundLog(path).record_sent(server_round, payload, privacy=privacy)
+        sha, size = entry.sha256, entry.size
+    else:
+        sha, size = hashlib.sha256(payload).hexdigest(), len(payload)
+    return {"member": member, "sha256": sha, "size": size, "privacy-mode": privacy["mode"]}
 
 
 @app.evaluate()

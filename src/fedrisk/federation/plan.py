@@ -86,6 +86,8 @@ class FederationPlan:
     split: Split = field(default_factory=Split)
     sim_data_dir: str = ""
     """Only for the simulation engine; a deployed member node reads its own ``data-dir`` node config."""
+    outbound_dir: str = ""
+    """Where simulated members keep their outbound logs (a deployed node keeps its own); empty: none."""
 
     def __post_init__(self) -> None:
         unknown = {m for job in self.jobs for m in job.cohort} - set(self.members)
@@ -107,6 +109,8 @@ def job_config(plan: FederationPlan, job: Job) -> dict[str, str | int | float | 
         "job": job.name,
         "members": list(plan.members),
         "sim-data-dir": plan.sim_data_dir,
+        "outbound-dir": plan.outbound_dir,
+        "privacy-mode": "plain",
         "train-start": plan.split.train_start.isoformat(),
         "val-start": plan.split.val_start.isoformat(),
         "test-start": plan.split.test_start.isoformat(),

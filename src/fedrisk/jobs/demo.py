@@ -25,6 +25,7 @@ from typing import Any
 import fedrisk
 from fedrisk.jobs.stress import StressRun, consensus_stress, data_provenance, run_stress
 from fedrisk.jobs.stress_config import StressConfig
+from fedrisk.jobs.trail import RunTrail
 from fedrisk.report.plots import plot_index, plot_member_quality, plot_onboarding, plot_rounds
 
 RESULTS = "results.json"
@@ -82,13 +83,21 @@ def make_plots(out_dir: Path, stress: dict[str, Any], run: StressRun) -> dict[st
     return {k: v.name for k, v in plots.items()}
 
 
-def run_demo(config: StressConfig, data_dir: Path, out_dir: Path, step: Callable[[str], None]) -> dict[str, Any]:
-    """Run every section of the demo into ``out_dir`` and return the results."""
+def run_demo(
+    config: StressConfig, data_dir: Path, out_dir: Path, step: Callable[[str], None], *, keys_dir: Path
+) -> dict[str, Any]:
+    """Run every section of the demo into ``out_dir`` and return the results.
+
+    ``keys_dir`` holds the coordinator's (and the simulated members') private signing keys, outside the run.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     handler = attach_log(out_dir)
     started = time.perf_counter()
+    trail = RunTrail.open(out_dir, keys_dir)
     try:
-        stress, run = run_stress(config, data_dir, out_dir, step)
+        files = data_provenance(data_dir, config.members)
+        trail.run_started({"stress": config.to_dict()}, files, "crypto-hourly-multivenue")
+        stress, run = run_stress(config, data_dir, out_dir, step, trail=trail)
         step("plots")
         plots = make_plots(out_dir, stress, run)
         results: dict[str, Any] = {
@@ -98,13 +107,23 @@ def run_demo(config: StressConfig, data_dir: Path, out_dir: Path, step: Callable
             "fedrisk_version": fedrisk.__version__,
             "config": {"stress": config.to_dict()},
             "environment": _environment(),
-            "data": {"data_dir": str(data_dir), "files": data_provenance(data_dir, config.members)},
+            "data": {"data_dir": str(data_dir), "files": files},
             "stress": stress,
-            "artifacts": {"plots": plots, "model": "model/", "stress_index": "stress_index.csv", "log": "run.log"},
+            "artifacts": {
+                "plots": plots,
+                "model": "model/",
+                "stress_index": "stress_index.csv",
+                "log": "run.log",
+                "audit": "audit.jsonl",
+                "outbound_logs": "outbound/",
+            },
             "wall_time_s": round(time.perf_counter() - started, 1),
         }
+        step("verifying the audit trail offline")
+        results["audit"] = trail.close_and_verify()
         write_results(out_dir, results)
         return results
     finally:
+        trail.log.close()
         logging.getLogger().removeHandler(handler)
         handler.close()

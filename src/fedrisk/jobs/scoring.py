@@ -20,6 +20,7 @@ from fedrisk.errors import ModelError
 from fedrisk.evaluation.early_warning import stress_index
 from fedrisk.features.panel import build_panel
 from fedrisk.features.pipeline import labelled_features
+from fedrisk.jobs.trail import require_committed_model
 from fedrisk.models.saved import SavedModel, load_model
 from fedrisk.models.stgraph import TorchMember, predict
 
@@ -83,6 +84,8 @@ def score_frame(saved: SavedModel, tidy: pd.DataFrame) -> pd.DataFrame:
 def score_data_dir(model_path: Path, data_dir: Path, out: Path) -> dict[str, Any]:
     """Load a saved model, score every hourly file under ``data_dir``, write ``out`` (CSV)."""
     saved = load_model(model_path)
+    run_dir = model_path if (model_path / "model").is_dir() else model_path.parent
+    require_committed_model(run_dir, saved.weights_sha256)
     tidy, _ = load_hourly_dir(data_dir)
     frame = score_frame(saved, tidy)
     out.parent.mkdir(parents=True, exist_ok=True)

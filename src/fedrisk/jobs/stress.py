@@ -15,7 +15,7 @@ import logging
 import operator
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from fedrisk.federation.plan import FederationPlan, Job
 from fedrisk.federation.runner import run_plan
 from fedrisk.jobs.stress_config import StressConfig
 from fedrisk.jobs.stress_models import Baselines, fit_baselines, fit_graph, new_model, prepare, seeded_rng
+from fedrisk.jobs.trail import RunTrail
 from fedrisk.models.baselines import Scorer, predict_cells
 from fedrisk.models.saved import SavedMember, save_model
 from fedrisk.models.stgraph import ModelConfig, TorchMember, count_parameters, predict, set_weights
@@ -510,8 +511,14 @@ def save_federated_model(run: StressRun, out_dir: Path, ew: dict[str, Any], inde
     )
 
 
-def run_stress(cfg: StressConfig, data_dir: Path, out_dir: Path, step: Step) -> tuple[dict[str, Any], StressRun]:
-    """Run the whole stress job; return the ``stress`` section of results.json and the run state."""
+def run_stress(
+    cfg: StressConfig, data_dir: Path, out_dir: Path, step: Step, *, trail: RunTrail | None = None
+) -> tuple[dict[str, Any], StressRun]:
+    """Run the whole stress job; return the ``stress`` section of results.json and the run state.
+
+    With a ``trail``, every round of every federated job is recorded as its job ends, the members countersign the
+    published job's rounds against their outbound logs, and the saved model is recorded as published.
+    """
     torch.set_num_threads(2)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -529,8 +536,12 @@ def run_stress(cfg: StressConfig, data_dir: Path, out_dir: Path, step: Step) -> 
         raise DataValidationError(f"members {empty} have no labelled training hours before {cfg.split.val_start}.")
     step("federated training on Flower's simulation engine (all jobs)")
     t1 = time.perf_counter()
-    plan = _plan(cfg, data_dir)
-    outcomes = {o.job.name: o for o in run_plan(plan)}
+    outbound = out_dir / "outbound"
+    plan = replace(_plan(cfg, data_dir), outbound_dir=str(outbound) if trail is not None else "")
+    outcomes = {o.job.name: o for o in run_plan(plan, sink=None if trail is None else trail.job_finished)}
+    if trail is not None:
+        step("members countersign the published job's rounds")
+        trail.countersign("federated", cfg.members, outbound)
     timings["federation_s"] = time.perf_counter() - t1
     run = StressRun(cfg, panels, members, outcomes, timings=timings)
     t2 = time.perf_counter()
@@ -547,6 +558,8 @@ def run_stress(cfg: StressConfig, data_dir: Path, out_dir: Path, step: Step) -> 
     idx_warn = index_warning(run, val_index, test_index)
     thr_values = [v["alarm_threshold"] for v in idx_warn["assets"].values() if v.get("alarm_threshold") is not None]
     sha = save_federated_model(run, out_dir, ew, float(np.median(thr_values)) if thr_values else None)
+    if trail is not None:
+        trail.model_published(out_dir / "model", weights_sha256=sha, job="federated")
     test_index.to_csv(out_dir / "stress_index.csv", index=False)
     timings["total_s"] = time.perf_counter() - t0
     fed_out = outcomes["federated"]
