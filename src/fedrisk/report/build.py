@@ -329,7 +329,7 @@ def _audit_section(run: RunData) -> Section:
     if isinstance(view, Absent):
         return Section("audit", title, absent(view.reason, error=view.error), False)
     badge = "<span class='badge ok'>VERIFIED</span>" if view.ok else "<span class='badge fail'>NOT VERIFIED</span>"
-    records = f" {view.n_records} records." if view.n_records is not None else ""
+    records = f" ({view.n_records} records)" if view.n_records is not None else ""
     html = f"<p data-audit-ok='{str(view.ok).lower()}'>{badge} {esc(view.summary)}{esc(records)}</p>"
     return Section("audit", title, html + paragraph(f"Source: {view.source}."), True)
 

@@ -136,6 +136,7 @@ header .meta { font-size:.85rem; opacity:.9; }
 main { display:grid; grid-template-columns:repeat(auto-fit, minmax(360px, 1fr)); gap:1rem; padding:1rem 1.5rem; }
 .card { background:#fff; border:1px solid #dcdfe3; border-radius:6px; padding:.8rem 1rem; }
 .card h2 { font-size:1.05rem; margin:.1rem 0 .6rem 0; }
+.card > div { overflow-x:auto; }
 .big { font-size:2.4rem; font-weight:700; font-variant-numeric:tabular-nums; }
 .assets { display:flex; gap:1.2rem; flex-wrap:wrap; margin:.4rem 0; }
 .asset b { display:block; font-size:1.2rem; font-variant-numeric:tabular-nums; }
@@ -143,7 +144,7 @@ main { display:grid; grid-template-columns:repeat(auto-fit, minmax(360px, 1fr));
 .muted { color:var(--grey); font-size:.85rem; }
 .note { color:var(--grey); font-style:italic; font-size:.9rem; }
 table { border-collapse:collapse; width:100%; font-size:.85rem; font-variant-numeric:tabular-nums; }
-th, td { text-align:right; padding:.2rem .4rem; border-bottom:1px solid #eee; }
+th, td { text-align:right; padding:.2rem .4rem; border-bottom:1px solid #eee; white-space:nowrap; }
 th:first-child, td:first-child { text-align:left; }
 .pill { display:inline-block; padding:.1rem .55rem; border-radius:3px; font-weight:700; color:#fff;
         background:var(--grey); }
@@ -242,7 +243,7 @@ function renderState(s) {
   tableInto($("members"), ["member", "tier", "status"],
             (s.members || []).map(m => [m.member, m.tier || (tiers ? "—" : "not recorded"), m.status || "—"]));
   if (s.rounds && s.rounds.available) {
-    tableInto($("rounds"), ["round", "status", "members", "val loss", "val AUPRC", "wall s"],
+    tableInto($("rounds"), ["round", "status", "members", "val. loss", "val. AUPRC", "time (s)"],
       s.rounds.rows.slice().reverse().map(r => [r.round, r.status, r.members, fmt(r.val_loss, 4),
                                                 fmt(r.val_auprc, 4), fmt(r.wall_s, 1)]));
   } else note($("rounds"), (s.rounds && s.rounds.note) || "no rounds");

@@ -221,6 +221,9 @@ def plot_epsilon(spent: dict[str, tuple[tuple[int, float], ...]], budgets: dict[
         ax.plot(rounds, eps, marker=MARKERS[i % len(MARKERS)], color=color, label=member)
         if member in budgets:
             ax.axhline(budgets[member], color=color, ls="--", lw=0.8)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("round")
     ax.set_ylabel("ε spent so far (cumulative, PLD)")
     ax.set_title("Privacy spent per member (dashed: budget ε_max)")
@@ -243,6 +246,8 @@ def plot_contribution(rows: list[dict[str, Any]], metric: str, path: Path) -> Pa
     ax2.set_yticks(y, names)
     ax2.set_xlabel("share of the reward pool (%)")
     ax2.set_title("Reward share")
+    ax1.invert_yaxis()
+    ax2.invert_yaxis()
     return _save(fig, path)
 
 
@@ -256,5 +261,6 @@ def plot_loo(rows: list[dict[str, Any]], metric: str, path: Path) -> Path:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, [r["member"] for r in shown])
     ax.set_xlabel(f"{metric} lost when the member leaves (points; negative: better without it)")
+    ax.invert_yaxis()
     ax.set_title("Leave-one-member-out")
     return _save(fig, path)
