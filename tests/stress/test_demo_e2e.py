@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,8 +32,17 @@ def _cli(*args: str, env_extra: dict[str, str] | None = None, timeout: int = 900
 
 @pytest.fixture(scope="module")
 def quick_run(shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], str]:
-    out = tmp_path_factory.mktemp("run") / "quick"
-    proc = _cli("demo", "--quick", "--data-dir", str(shared_data_dir), "--out", str(out))
+    base = tmp_path_factory.mktemp("run")
+    out = base / "quick"
+    proc = _cli(
+        "demo",
+        "--quick",
+        "--data-dir",
+        str(shared_data_dir),
+        "--out",
+        str(out),
+        env_extra={"FEDRISK_HOME": str(base / "home")},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "results.json").read_text()), proc.stderr + proc.stdout
 
@@ -41,8 +51,16 @@ def test_results_json_has_the_documented_stress_sections(quick_run: tuple[Path, 
     _, results, _ = quick_run
     stress = results["stress"]
     assert results["schema"] == "fedrisk.results/1"
-    keys = {"member", "auprc_local", "auprc_federated", "auprc_finetuned", "auprc_central", "auroc_local",
-            "auroc_federated", "auroc_central"}
+    keys = {
+        "member",
+        "auprc_local",
+        "auprc_federated",
+        "auprc_finetuned",
+        "auprc_central",
+        "auroc_local",
+        "auroc_federated",
+        "auroc_central",
+    }
     assert len(stress["members"]) == 4
     for row in stress["members"]:
         assert keys <= set(row)
@@ -129,3 +147,34 @@ def test_demo_with_a_missing_data_dir_says_how_to_fix(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "--data-dir" in proc.stderr and "FEDRISK_DATA_DIR" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_audit_trail_verifies_with_member_countersignatures(quick_run: tuple[Path, dict[str, Any], str]) -> None:
+    out, results, output = quick_run
+    audit = results["audit"]
+    assert audit["ok"] is True, audit["reason"]
+    rounds = results["config"]["stress"]["federated"]["rounds"]
+    assert audit["countersignatures"] == 4 * rounds  # every member countersigned every published-job round
+    assert audit["artifacts_checked"] >= 2
+    assert "verified offline: OK" in output
+    proc = _cli("audit", "verify", str(out / "audit.jsonl"))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+
+
+def test_tampered_trail_fails_verification_and_blocks_scoring(
+    quick_run: tuple[Path, dict[str, Any], str], tmp_path: Path
+) -> None:
+    import shutil
+
+    run_dir, _, _ = quick_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    lines = (copy / "audit.jsonl").read_text().splitlines(keepends=True)
+    idx = next(i for i, line in enumerate(lines) if '"round.committed"' in line)
+    lines[idx] = re.sub(r'"round":(\d+)', lambda m: f'"round":{int(m.group(1)) + 100}', lines[idx], count=1)
+    assert lines[idx] != (run_dir / "audit.jsonl").read_text().splitlines(keepends=True)[idx]
+    (copy / "audit.jsonl").write_text("".join(lines))
+    proc = _cli("audit", "verify", str(copy / "audit.jsonl"))
+    assert proc.returncode == 7
+    with pytest.raises(ModelError, match="not in a committed record"):
+        score_data_dir(copy, tmp_path, tmp_path / "x.csv")
