@@ -293,7 +293,8 @@ _PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <section class="card" id="index-card"><h2>Liquidity stress index (0-100)</h2>
 <div class="big" id="index-market">—</div><div class="muted">market index · <span id="index-time"></span></div>
 <div class="assets" id="index-assets"></div>
-<svg id="index-spark" viewBox="0 0 300 70" preserveAspectRatio="none" aria-label="market index history"></svg></section>
+<svg id="index-spark" viewBox="0 0 300 70" preserveAspectRatio="none" aria-label="market index history"></svg>
+<div class="muted">market index history as served (oldest left, latest right; scaled to its range)</div></section>
 <section class="card"><h2>Members and tiers</h2><div id="members"></div></section>
 <section class="card"><h2>Recent federated rounds</h2><div id="rounds"></div></section>
 <section class="card"><h2>Privacy budgets (ε)</h2><div id="budgets"></div></section>
