@@ -1,0 +1,466 @@
+"""A generic tabular federation on Flower: one ClientApp and one coordinator for any task whose members hold a
+table of normalised features and a binary label (fraud, credit).
+
+The stress ``member_node``/``coordinator`` build the stress network; here the model comes from the job config
+(``model = "mlp"`` with its shape, or ``model = "xgb"`` with its tree settings), so one ClientApp serves every
+tabular task. Aggregation reuses the project's coordinator pieces: :class:`~fedrisk.federation.coordinator.CohortFedAvg`
+for the MLP, and Flower's ``FedXgbBagging`` restricted to the cohort with the same minimum-cohort rule
+(:class:`CohortFedXgbBagging`) for gradient-boosted trees. Each round members evaluate the global model on their own
+validation rows; the coordinator keeps the round with the lowest federated validation loss.
+
+Member data: a member node reads its own prepared file ``<data-root>/<member>.npz`` (arrays ``x_train, y_train,
+x_val, y_val``, inputs already normalised with the federation's pooled statistics). In simulation the node's
+``partition-id`` indexes the job's member list; a deployed node names itself with node config
+``member=<id> data-file=<path>``.
+
+What leaves a member: MLP parameters or the new trees after local training, row counts, the training loss and
+time, and validation loss/AUPRC. Never rows, labels or scores.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedXgbBagging
+
+from fedrisk._env import quiet_and_offline
+from fedrisk.errors import MIN_COHORT, ConfigError, DataNotFoundError, FederationError, QuorumError
+from fedrisk.evaluation.metrics import auprc
+from fedrisk.federation.coordinator import CohortFedAvg, RoundRecord, _aggregate_train_metrics, _CohortMixin
+from fedrisk.models.tabular import (
+    MLPConfig,
+    MLPTrain,
+    ModelKind,
+    XgbSettings,
+    boost,
+    booster_from_bytes,
+    build_mlp,
+    get_weights,
+    last_trees,
+    log_loss,
+    predict_booster,
+    predict_mlp,
+    set_weights,
+    train_mlp,
+)
+
+quiet_and_offline()
+_log = logging.getLogger(__name__)
+app = ClientApp()
+
+ConfigValue = str | int | float | bool | list[str] | list[int] | list[float]
+
+
+# --------------------------------------------------------------------------------------------- plan
+@dataclass(frozen=True, slots=True)
+class TabularJob:
+    """One federated training over a cohort: the model factory and its settings travel in the job config."""
+
+    name: str
+    cohort: tuple[str, ...]
+    model: ModelKind
+    n_features: int
+    rounds: int = 20
+    hidden: tuple[int, ...] = (64, 32)
+    dropout: float = 0.1
+    train: MLPTrain = field(default_factory=MLPTrain)
+    xgb: XgbSettings = field(default_factory=XgbSettings)
+    trees_per_round: int = 1
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        if len(set(self.cohort)) < MIN_COHORT:
+            raise ConfigError(
+                f"job '{self.name}' has {len(set(self.cohort))} members; a federation needs at least {MIN_COHORT}."
+            )
+        if self.model not in ("mlp", "xgb"):
+            raise ConfigError(f"job '{self.name}': unknown model {self.model!r} (mlp | xgb)")
+        if self.rounds <= 0 or self.trees_per_round <= 0:
+            raise ConfigError(f"job '{self.name}': rounds and trees_per_round must be > 0")
+
+    def mlp_config(self) -> MLPConfig:
+        """The MLP shape of this job."""
+        return MLPConfig(self.n_features, self.hidden, self.dropout)
+
+
+@dataclass(frozen=True, slots=True)
+class TabularPlan:
+    """Members (simulation partition order), the folder of their prepared files, the jobs run in order."""
+
+    members: tuple[str, ...]
+    jobs: tuple[TabularJob, ...]
+    data_root: str
+
+    def __post_init__(self) -> None:
+        unknown = {m for job in self.jobs for m in job.cohort} - set(self.members)
+        if unknown:
+            raise ConfigError(f"jobs name members not in the federation: {sorted(unknown)}")
+        names = [j.name for j in self.jobs]
+        if len(names) != len(set(names)) or not names:
+            raise ConfigError(f"job names must be unique and at least one, got {names}")
+
+
+def job_config(plan: TabularPlan, job: TabularJob) -> dict[str, ConfigValue]:
+    """The flat ConfigRecord a member receives: everything it needs to rebuild the model and train."""
+    return {
+        "job": job.name,
+        "members": list(plan.members),
+        "data-root": plan.data_root,
+        "model": job.model,
+        "n-features": job.n_features,
+        "hidden": list(job.hidden),
+        "dropout": job.dropout,
+        "local-steps": job.train.steps,
+        "batch-size": job.train.batch_size,
+        "lr": job.train.lr,
+        "weight-decay": job.train.weight_decay,
+        "eta": job.xgb.eta,
+        "max-depth": job.xgb.max_depth,
+        "subsample": job.xgb.subsample,
+        "colsample-bytree": job.xgb.colsample_bytree,
+        "min-child-weight": job.xgb.min_child_weight,
+        "reg-lambda": job.xgb.reg_lambda,
+        "trees-per-round": job.trees_per_round,
+        "seed": job.seed,
+    }
+
+
+# --------------------------------------------------------------------------------------------- member side
+@dataclass(frozen=True, slots=True)
+class MemberTable:
+    """A member's prepared rows."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def write_member_table(path: Path, table: MemberTable) -> None:
+    """Write a member's prepared file (numpy ``.npz``, no pickle)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x_train=table.x_train, y_train=table.y_train, x_val=table.x_val, y_val=table.y_val)
+
+
+@lru_cache(maxsize=16)
+def read_member_table(path: str) -> MemberTable:
+    """Read a member's prepared file (cached per node process)."""
+    if not Path(path).is_file():
+        raise DataNotFoundError(f"member data file {path} not found. Fix: set the node config data-file.")
+    with np.load(path) as npz:
+        return MemberTable(npz["x_train"], npz["y_train"], npz["x_val"], npz["y_val"])
+
+
+def _identify(context: Context, config: ConfigRecord) -> tuple[str, str]:
+    node = context.node_config
+    if "member" in node:
+        member = str(node["member"])
+        default = os.path.join(str(config.get("data-root", "")), f"{member}.npz")
+        return member, str(node.get("data-file", default))
+    members = [str(m) for m in config["members"]]  # type: ignore[union-attr]
+    pid = int(node["partition-id"])  # type: ignore[arg-type]
+    if pid >= len(members):
+        raise ConfigError(f"partition-id {pid} has no member (the job lists {len(members)}).")
+    return members[pid], os.path.join(str(config["data-root"]), f"{members[pid]}.npz")
+
+
+def _mlp_from(config: ConfigRecord, arrays: ArrayRecord) -> torch.nn.Module:
+    hidden = tuple(int(h) for h in config["hidden"])  # type: ignore[union-attr]
+    mlp = build_mlp(
+        MLPConfig(int(config["n-features"]), hidden, float(config["dropout"])),  # type: ignore[arg-type]
+        seed=int(config["seed"]),  # type: ignore[arg-type]
+    )
+    set_weights(mlp, arrays.to_numpy_ndarrays())
+    return mlp
+
+
+def _xgb_settings(config: ConfigRecord) -> XgbSettings:
+    return XgbSettings(
+        eta=float(config["eta"]),  # type: ignore[arg-type]
+        max_depth=int(config["max-depth"]),  # type: ignore[arg-type]
+        subsample=float(config["subsample"]),  # type: ignore[arg-type]
+        colsample_bytree=float(config["colsample-bytree"]),  # type: ignore[arg-type]
+        min_child_weight=float(config["min-child-weight"]),  # type: ignore[arg-type]
+        reg_lambda=float(config["reg-lambda"]),  # type: ignore[arg-type]
+    )
+
+
+def _booster_bytes(arrays: ArrayRecord) -> bytes:
+    return bytes(arrays["0"].numpy().tobytes())  # type: ignore[union-attr]
+
+
+def member_rng(seed: int, member: str, server_round: int) -> np.random.Generator:
+    """A per-member, per-round generator (research seeding)."""
+    return np.random.default_rng([seed, zlib.crc32(member.encode()), server_round])
+
+
+def _predict(config: ConfigRecord, arrays: ArrayRecord, x: np.ndarray) -> np.ndarray:
+    if str(config["model"]) == "mlp":
+        return predict_mlp(_mlp_from(config, arrays), x)  # type: ignore[arg-type]
+    return predict_booster(booster_from_bytes(_booster_bytes(arrays)), x)
+
+
+@app.train()
+def train(msg: Message, context: Context) -> Message:
+    """Local training from the received global model; replies with the new weights (or new trees) and metrics."""
+    torch.set_num_threads(1)
+    config: ConfigRecord = msg.content["config"]  # type: ignore[assignment]
+    arrays: ArrayRecord = msg.content["arrays"]  # type: ignore[assignment]
+    member, path = _identify(context, config)
+    data = read_member_table(path)
+    seed, server_round = int(config["seed"]), int(config["server-round"])  # type: ignore[arg-type]
+    start = time.perf_counter()
+    if str(config["model"]) == "mlp":
+        mlp = _mlp_from(config, arrays)
+        settings = MLPTrain(
+            steps=int(config["local-steps"]),  # type: ignore[arg-type]
+            batch_size=int(config["batch-size"]),  # type: ignore[arg-type]
+            lr=float(config["lr"]),  # type: ignore[arg-type]
+            weight_decay=float(config["weight-decay"]),  # type: ignore[arg-type]
+        )
+        loss = train_mlp(mlp, data.x_train, data.y_train, settings, rng=member_rng(seed, member, server_round))  # type: ignore[arg-type]
+        reply = ArrayRecord(get_weights(mlp))
+    else:
+        k = int(config["trees-per-round"])  # type: ignore[arg-type]
+        booster = boost(
+            data.x_train,
+            data.y_train,
+            _xgb_settings(config),
+            rounds=k,
+            seed=seed + server_round,
+            init=_booster_bytes(arrays) or None,
+        )
+        loss = log_loss(data.y_train, predict_booster(booster, data.x_train))
+        reply = ArrayRecord([np.frombuffer(last_trees(booster, k), dtype=np.uint8)])
+    metrics = MetricRecord(
+        {"num-examples": len(data.y_train), "train-loss": loss, "train-time-s": time.perf_counter() - start}
+    )
+    return Message(content=RecordDict({"arrays": reply, "metrics": metrics}), reply_to=msg)
+
+
+@app.evaluate()
+def evaluate(msg: Message, context: Context) -> Message:
+    """Validation loss and AUPRC of the received global model on the member's own validation rows."""
+    torch.set_num_threads(1)
+    config: ConfigRecord = msg.content["config"]  # type: ignore[assignment]
+    _, path = _identify(context, config)
+    data = read_member_table(path)
+    probs = _predict(config, msg.content["arrays"], data.x_val)  # type: ignore[arg-type]
+    ap = auprc(data.y_val, probs)
+    metrics = MetricRecord(
+        {
+            "num-examples": len(data.y_val),
+            "val-loss": log_loss(data.y_val, probs),
+            "val-auprc": ap if ap is not None else 0.0,
+        }
+    )
+    return Message(content=RecordDict({"metrics": metrics}), reply_to=msg)
+
+
+@app.query()
+def query(msg: Message, context: Context) -> Message:
+    """Roll call: the member id and its number of training rows."""
+    config: ConfigRecord = msg.content["config"]  # type: ignore[assignment]
+    member, path = _identify(context, config)
+    reply = ConfigRecord({"member": member, "n-train": len(read_member_table(path).y_train)})
+    return Message(content=RecordDict({"member": reply}), reply_to=msg)
+
+
+# --------------------------------------------------------------------------------------------- coordinator side
+class CohortFedXgbBagging(_CohortMixin, FedXgbBagging):
+    """Flower's FedXgbBagging (members add trees to the global ensemble) restricted to a cohort, with the
+    minimum-cohort rule: a round with fewer than 3 valid replies adds no tree."""
+
+    def __init__(self, cohort_nodes: set[int]) -> None:
+        n = len(cohort_nodes)
+        super().__init__(
+            min_train_nodes=n,
+            min_evaluate_nodes=n,
+            min_available_nodes=n,
+            train_metrics_aggr_fn=_aggregate_train_metrics,
+        )
+        self.cohort_nodes, self.failed_rounds = cohort_nodes, []
+        self.claims = {}  # the mixin records members' update claims here when they send one
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        return self._only_cohort(super().configure_train(server_round, arrays, config, grid))
+
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        return self._only_cohort(super().configure_evaluate(server_round, arrays, config, grid))
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        ok = self._quorum(server_round, replies)
+        return super().aggregate_train(server_round, ok) if ok else (None, None)
+
+
+@dataclass(slots=True)
+class TabularOutcome:
+    """A finished job: the chosen global model (MLP weights, or one uint8 array holding the booster JSON)."""
+
+    job: TabularJob
+    best_round: int
+    arrays: list[np.ndarray]
+    history: list[RoundRecord]
+    val_auprc: float | None
+
+    @property
+    def booster(self) -> bytes:
+        """The booster JSON of an ``xgb`` job."""
+        return bytes(self.arrays[0].tobytes())
+
+
+def initial_arrays(job: TabularJob) -> list[np.ndarray]:
+    """The seeded initial MLP, or an empty ensemble for trees."""
+    if job.model == "mlp":
+        return get_weights(build_mlp(job.mlp_config(), seed=job.seed))
+    return [np.frombuffer(b"", dtype=np.uint8)]
+
+
+def roll_call(grid: Grid, plan: TabularPlan, *, timeout: float = 600.0) -> dict[str, int]:
+    """Ask every connected node who it is (the stress coordinator's pattern); member id → node id."""
+    deadline = time.monotonic() + timeout
+    while len(list(grid.get_node_ids())) < len(plan.members) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    config = ConfigRecord(job_config(plan, plan.jobs[0]))  # type: ignore[arg-type]
+    messages = [
+        Message(content=RecordDict({"config": config}), message_type="query", dst_node_id=node)
+        for node in grid.get_node_ids()
+    ]
+    found: dict[str, int] = {}
+    for reply in grid.send_and_receive(messages, timeout=timeout):
+        if reply.has_error():
+            _log.warning("roll call: node %s failed: %s", reply.metadata.src_node_id, reply.error)
+            continue
+        found[str(reply.content["member"]["member"])] = reply.metadata.src_node_id  # type: ignore[index]
+    if len(found) < MIN_COHORT:
+        raise QuorumError(f"only {len(found)} member(s) answered the roll call ({sorted(found)}); need {MIN_COHORT}.")
+    return found
+
+
+def _metric(record: MetricRecord | None, key: str) -> float | None:
+    if record is None or key not in record:
+        return None
+    return float(record[key])  # type: ignore[arg-type]
+
+
+def run_tabular_job(grid: Grid, plan: TabularPlan, job: TabularJob, nodes: dict[str, int]) -> TabularOutcome:
+    """Run one job on Flower's strategy loop; keep the round with the lowest federated validation loss."""
+    missing = [m for m in job.cohort if m not in nodes]
+    if len(job.cohort) - len(missing) < MIN_COHORT:
+        raise QuorumError(f"job '{job.name}': members {missing} are not connected; fewer than {MIN_COHORT} remain.")
+    cohort = {nodes[m] for m in job.cohort if m in nodes}
+    strategy: CohortFedAvg | CohortFedXgbBagging = (
+        CohortFedAvg(cohort) if job.model == "mlp" else CohortFedXgbBagging(cohort)
+    )
+    init = initial_arrays(job)
+    per_round: dict[int, list[np.ndarray]] = {0: init}
+    stamps: dict[int, float] = {0: time.perf_counter()}
+
+    def keep(server_round: int, arrays: ArrayRecord) -> MetricRecord | None:
+        per_round[server_round] = arrays.to_numpy_ndarrays()
+        stamps[server_round] = time.perf_counter()
+        return None
+
+    config = ConfigRecord(job_config(plan, job))  # type: ignore[arg-type]
+    result = strategy.start(
+        grid=grid,
+        initial_arrays=ArrayRecord(init),
+        num_rounds=job.rounds,
+        train_config=config,
+        evaluate_config=config,
+        evaluate_fn=keep,
+    )
+    history = [_round_record(result, strategy, stamps, rnd) for rnd in range(1, job.rounds + 1)]
+    scored = [(h.val_loss, h.round, h.val_auprc) for h in history if h.status == "committed" and h.val_loss is not None]
+    if not scored:
+        raise FederationError(f"job '{job.name}': no round committed; no model is published.")
+    _, best, ap = min(scored)
+    return TabularOutcome(job=job, best_round=best, arrays=per_round[best], history=history, val_auprc=ap)
+
+
+def _round_record(result: object, strategy: _CohortMixin, stamps: dict[int, float], rnd: int) -> RoundRecord:
+    ev = result.evaluate_metrics_clientapp.get(rnd)  # type: ignore[attr-defined]
+    tr = result.train_metrics_clientapp.get(rnd)  # type: ignore[attr-defined]
+    failed = rnd in strategy.failed_rounds
+    return RoundRecord(
+        round=rnd,
+        status="failed" if failed else "committed",
+        members=0 if failed else int(_metric(tr, "replies") or 0),
+        val_loss=_metric(ev, "val-loss"),
+        val_auprc=_metric(ev, "val-auprc"),
+        train_loss=_metric(tr, "train-loss"),
+        wall_s=stamps.get(rnd, float("nan")) - stamps.get(rnd - 1, float("nan")),
+        local_compute_max_s=_metric(tr, "train-time-max-s"),
+        local_compute_mean_s=_metric(tr, "train-time-mean-s"),
+    )
+
+
+def coordinate_tabular(grid: Grid, plan: TabularPlan, sink: Callable[[TabularOutcome], None]) -> None:
+    """Run every job of the plan in order over the same nodes, handing each outcome to ``sink``."""
+    nodes = roll_call(grid, plan)
+    for job in plan.jobs:
+        sink(run_tabular_job(grid, plan, job, nodes))
+
+
+def make_server_app(plan: TabularPlan, sink: Callable[[TabularOutcome], None]) -> ServerApp:
+    """A ServerApp whose main runs ``plan``; errors are kept for the caller of :func:`run_tabular_plan`."""
+    server = ServerApp()
+    errors: list[BaseException] = []
+
+    @server.main()
+    def main(grid: Grid, context: Context) -> None:
+        try:
+            coordinate_tabular(grid, plan, sink)
+        except BaseException as err:  # re-raised in the caller's thread
+            errors.append(err)
+            raise
+
+    server.fedrisk_errors = errors  # type: ignore[attr-defined]
+    return server
+
+
+def run_tabular_plan(plan: TabularPlan, *, num_cpus: int | None = None, verbose: bool = False) -> list[TabularOutcome]:
+    """Run every job of the plan in ONE start of Flower's simulation engine; outcomes in job order."""
+    quiet_and_offline()
+    from flwr.simulation import run_simulation
+
+    outcomes: list[TabularOutcome] = []
+    server = make_server_app(plan, outcomes.append)
+    cpus = num_cpus or max(1, min(os.cpu_count() or 1, len(plan.members)))
+    if not verbose:
+        for name in ("flwr", "ray"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    run_simulation(
+        server_app=server,
+        client_app=app,
+        num_supernodes=len(plan.members),
+        backend_config={
+            "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+            "init_args": {"num_cpus": cpus, "include_dashboard": False, "log_to_driver": verbose},
+        },
+        verbose_logging=verbose,
+    )
+    errors: list[BaseException] = server.fedrisk_errors  # type: ignore[attr-defined]
+    if errors:
+        raise errors[0]
+    if len(outcomes) != len(plan.jobs):
+        raise FederationError(f"the simulation finished {len(outcomes)} of {len(plan.jobs)} jobs; see the log.")
+    return outcomes
