@@ -79,3 +79,28 @@ def test_page_embeds_state_safely(tmp_path: Path, minimal_run: Path) -> None:
 def test_missing_run_dir(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError):
         dashboard_state(tmp_path / "missing")
+
+
+def test_audit_section_as_the_demo_writes_it(minimal_run: Path) -> None:
+    # Arrange: the shape of fedrisk.jobs.trail.close_and_verify, without the log file beside it
+    results = json.loads((minimal_run / "results.json").read_text())
+    results["audit"] = {"log": "audit.jsonl", "ok": True, "records": 57, "reason": None, "countersignatures": 12}
+    (minimal_run / "results.json").write_text(json.dumps(results))
+    # Act
+    audit = dashboard_state(minimal_run)["audit"]
+    # Assert
+    assert audit["ok"] is True and audit["n_records"] == 57
+    assert "member countersignatures: 12" in audit["summary"]
+
+
+def test_audit_log_is_verified_fresh_when_present(minimal_run: Path) -> None:
+    # Arrange: a "log" that is not a valid audit trail, although results.json claims it verified
+    results = json.loads((minimal_run / "results.json").read_text())
+    results["audit"] = {"log": "audit.jsonl", "ok": True, "records": 1}
+    (minimal_run / "results.json").write_text(json.dumps(results))
+    (minimal_run / "audit.jsonl").write_text('{"seq": 0, "tampered": true}\n')
+    # Act
+    audit = dashboard_state(minimal_run)["audit"]
+    # Assert
+    assert audit["ok"] is False
+    assert audit["source"].startswith("verified now from audit.jsonl")

@@ -159,11 +159,21 @@ def _audit_from_section(raw: Mapping[str, Any]) -> AuditView | Absent:
     ok = raw.get("ok", raw.get("verified"))
     if not isinstance(ok, bool):
         return Absent("The audit section does not say whether the trail verified (no 'ok' field).", error=True)
-    n = raw.get("n_records")
-    summary = raw.get("summary") or raw.get("reason") or ("verified" if ok else "did not verify")
+    n = raw.get("n_records", raw.get("records"))
+    summary = raw.get("summary") or raw.get("reason") or ("the trail verified" if ok else "the trail did not verify")
+    extras = [
+        f"{label} {raw[key]}"
+        for key, label in (
+            ("countersignatures", "member countersignatures:"),
+            ("artifacts_checked", "artifact files checked:"),
+            ("merkle_root", "Merkle root"),
+            ("verify_command", "re-check with:"),
+        )
+        if raw.get(key) not in (None, "")
+    ]
     return AuditView(
         ok=ok,
-        summary=str(summary),
+        summary="; ".join([str(summary), *extras]),
         n_records=n if isinstance(n, int) and not isinstance(n, bool) else None,
         source="as recorded by the run in results.json",
     )
@@ -181,13 +191,14 @@ def _audit_from_log(log: Path) -> AuditView | Absent:
 
 
 def read_audit(results: Mapping[str, Any], run_dir: Path) -> AuditView | Absent:
-    """Audit status: the ``audit`` section of results.json, else a fresh offline check of ``audit.jsonl``."""
+    """Audit status: a fresh offline check of the run's audit log when it is there, else the ``audit`` section."""
     raw = results.get("audit")
+    named = raw.get("log") if isinstance(raw, Mapping) else None
+    log = run_dir / (named if isinstance(named, str) and named else "audit.jsonl")
+    if log.is_file():  # a fresh check also catches tampering since the run recorded its verdict
+        return _audit_from_log(log)
     if isinstance(raw, Mapping):
         return _audit_from_section(raw)
-    log = run_dir / "audit.jsonl"
-    if log.is_file():
-        return _audit_from_log(log)
     return Absent(
         "This run has no audit trail: no 'audit' section in results.json and no audit.jsonl in the run "
         "directory. The signed, hash-chained log exists as a library (docs/audit.md) but is not yet wired "
