@@ -31,6 +31,7 @@ demo: $(STAMP)
 	$(VENV)/bin/fedrisk demo $(DEMO_ARGS)
 
 test: $(STAMP)
+	bash scripts/install-browser
 	bash scripts/test
 
 bench: $(STAMP)

@@ -95,4 +95,5 @@ def demo(
         f"Audit trail: {audit.get('records')} records, {audit.get('countersignatures')} member countersignatures, "
         f"verified offline: {'OK' if audit.get('ok') else 'FAILED: ' + str(audit.get('reason'))}"
     )
+    console.print(f"Report: {run_dir / results['artifacts']['report']}")
     console.print(f"Run directory: {run_dir}  (results.json, plots, model/, audit.jsonl, run.log)")

@@ -26,6 +26,7 @@ import fedrisk
 from fedrisk.jobs.stress import StressRun, consensus_stress, data_provenance, run_stress
 from fedrisk.jobs.stress_config import StressConfig
 from fedrisk.jobs.trail import RunTrail
+from fedrisk.report import build_report
 from fedrisk.report.plots import plot_index, plot_member_quality, plot_onboarding, plot_rounds
 
 RESULTS = "results.json"
@@ -121,6 +122,9 @@ def run_demo(
         }
         step("verifying the audit trail offline")
         results["audit"] = trail.close_and_verify()
+        write_results(out_dir, results)
+        step("HTML report")
+        results["artifacts"]["report"] = build_report(out_dir).name
         write_results(out_dir, results)
         return results
     finally:

@@ -466,8 +466,10 @@ def index_warning(run: StressRun, val_index: pd.DataFrame, test_index: pd.DataFr
         hours = pd.date_range(series.index.min(), series.index.max(), freq="h")
         values = series.reindex(hours).to_numpy()
         stress = cons.reindex(hours).fillna(False).to_numpy(dtype=bool)
-        lt = lead_times(np.nan_to_num(values, nan=-1.0) > thr, episode_onsets(stress))
+        onsets = episode_onsets(stress)
+        lt = lead_times(np.nan_to_num(values, nan=-1.0) > thr, onsets)
         out["assets"][asset] = {"alarm_threshold": _r(thr, 3), **lt.to_dict()}
+        out.setdefault("episodes", []).extend({"asset": asset, "onset_utc": hours[i].isoformat()} for i in onsets)
     return out
 
 
@@ -573,6 +575,7 @@ def run_stress(
             "formula": "100 * mean over >=3 members of p(member, asset, hour); market = mean of assets",
             "file": "stress_index.csv",
             "warning": idx_warn,
+            "episodes": idx_warn.pop("episodes", []),
         },
         "federation": _federation_section(outcomes),
         "model": {
