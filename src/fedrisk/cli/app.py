@@ -14,15 +14,17 @@ from fedrisk.cli import audit as audit_cli  # noqa: E402
 from fedrisk.cli import constitution as constitution_cli  # noqa: E402
 from fedrisk.cli import contracts as contracts_cli  # noqa: E402
 from fedrisk.cli import contribution as contribution_cli  # noqa: E402
-from fedrisk.cli import data as data_cli  # noqa: E402
 from fedrisk.cli import coordinator as coordinator_cli  # noqa: E402
+from fedrisk.cli import data as data_cli  # noqa: E402
 from fedrisk.cli import demo as demo_cli  # noqa: E402
 from fedrisk.cli import he as he_cli  # noqa: E402
 from fedrisk.cli import member as member_cli  # noqa: E402
 from fedrisk.cli import privacy as privacy_cli  # noqa: E402
 from fedrisk.cli import report as report_cli  # noqa: E402
 from fedrisk.cli import round as round_cli  # noqa: E402
+from fedrisk.cli import serve as serve_cli  # noqa: E402
 from fedrisk.cli import status as status_cli  # noqa: E402
+from fedrisk.cli import stream as stream_cli  # noqa: E402
 from fedrisk.cli import stress as stress_cli  # noqa: E402
 from fedrisk.errors import FedriskError  # noqa: E402
 
@@ -46,6 +48,8 @@ app.add_typer(coordinator_cli.app, name="coordinator")
 app.add_typer(member_cli.app, name="member")
 app.add_typer(round_cli.app, name="round")
 app.command(name="status")(status_cli.status)
+app.command(name="serve")(serve_cli.serve)
+app.add_typer(stream_cli.app, name="stream")
 app.command(name="report")(report_cli.report)
 
 
