@@ -17,6 +17,7 @@ from fedrisk.cli import contribution as contribution_cli  # noqa: E402
 from fedrisk.cli import coordinator as coordinator_cli  # noqa: E402
 from fedrisk.cli import data as data_cli  # noqa: E402
 from fedrisk.cli import demo as demo_cli  # noqa: E402
+from fedrisk.cli import fraud as fraud_cli  # noqa: E402
 from fedrisk.cli import he as he_cli  # noqa: E402
 from fedrisk.cli import member as member_cli  # noqa: E402
 from fedrisk.cli import privacy as privacy_cli  # noqa: E402
@@ -37,6 +38,7 @@ app = typer.Typer(
 )
 app.command(name="demo")(demo_cli.demo)
 app.add_typer(stress_cli.app, name="stress")
+app.add_typer(fraud_cli.app, name="fraud")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(privacy_cli.app, name="privacy")
 app.add_typer(he_cli.app, name="he")
