@@ -96,7 +96,20 @@ def _member_job(config: dict[str, object], member: str) -> MemberJob:
     return parse_job(context, ConfigRecord(config))  # type: ignore[arg-type]
 
 
+_UPDATES: dict[tuple[str, int], tuple[list[np.ndarray], int]] = {}
+
+
 def _update(
+    config: dict[str, object], member: str, weights: list[np.ndarray], server_round: int
+) -> tuple[list[np.ndarray], int]:
+    """A member's update from the *initial* weights (every job here starts from them), cached per (member, round)."""
+    key = (member, server_round)
+    if key not in _UPDATES:
+        _UPDATES[key] = _compute_update(config, member, weights, server_round)
+    return _UPDATES[key]
+
+
+def _compute_update(
     config: dict[str, object], member: str, weights: list[np.ndarray], server_round: int
 ) -> tuple[list[np.ndarray], int]:
     job = _member_job(config, member)
