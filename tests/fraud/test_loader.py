@@ -33,7 +33,9 @@ def test_loads_the_dataset_format(accounts_csv: Path) -> None:
 def test_missing_columns_are_all_named(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     fraud_frame(20, seed=2).drop(columns=["Sent tnx", " ERC20 avg val rec"]).to_csv(path, index=False)
-    with pytest.raises(DataValidationError, match=r"2 required column\(s\) missing: \['Sent tnx', 'ERC20 avg val rec'\]"):
+    with pytest.raises(
+        DataValidationError, match=r"2 required column\(s\) missing: \['Sent tnx', 'ERC20 avg val rec'\]"
+    ):
         load_fraud_accounts(path)
 
 
