@@ -571,8 +571,12 @@ def run_secure(
     chain: Callable[[SecureOutcome, SecureJob], SecureJob] | None = None,
     num_cpus: int | None = None,
     verbose: bool = False,
+    client: ClientApp | None = None,
 ) -> list[SecureOutcome]:
-    """Run secure jobs on the simulation engine (one Ray start) and return their outcomes in order."""
+    """Run secure jobs on the simulation engine (one Ray start) and return their outcomes in order.
+
+    ``client`` replaces the stress member ClientApp (benchmarks with synthetic members).
+    """
     quiet_and_offline()
     from flwr.simulation import run_simulation
 
@@ -584,7 +588,7 @@ def run_secure(
             logging.getLogger(name).setLevel(logging.WARNING)
     run_simulation(
         server_app=server,
-        client_app=client_app,
+        client_app=client_app if client is None else client,
         num_supernodes=num_members,
         backend_config={
             "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
