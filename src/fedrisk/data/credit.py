@@ -52,7 +52,7 @@ NAMES: tuple[str, ...] = (
 """UCI's X1..X23 in order."""
 LABEL = "DEFAULT"
 CODED = {f"X{i + 1}": name for i, name in enumerate(NAMES)} | {"Y": LABEL}
-NAMED_LABELS = ("default.payment.next.month", "default payment next month", "Y")
+NAMED_LABELS = ("default.payment.next.month", "default payment next month", "Y", LABEL)
 
 AMOUNTS = ("LIMIT_BAL", *(f"BILL_AMT{i}" for i in range(1, 7)), *(f"PAY_AMT{i}" for i in range(1, 7)))
 STATUS = ("PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6")
