@@ -58,7 +58,7 @@ class CreditConfig:
 
 def quick_credit_config(seed: int = 7) -> CreditConfig:
     """Fewer rounds and resamples (the demo's ``--quick``)."""
-    return CreditConfig(rounds=8, local_steps=25, xgb_max_rounds=150, n_boot=100, seed=seed)
+    return CreditConfig(rounds=6, local_steps=30, xgb_max_rounds=120, n_boot=50, seed=seed)
 
 
 @dataclass(frozen=True, slots=True)

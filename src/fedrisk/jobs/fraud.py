@@ -85,7 +85,7 @@ class FraudConfig:
 
 def quick_fraud_config(seed: int = 7) -> FraudConfig:
     """Fewer rounds and resamples (the demo's ``--quick``; well under a minute)."""
-    return FraudConfig(rounds=8, local_steps=25, xgb_max_rounds=150, n_boot=100, seed=seed)
+    return FraudConfig(rounds=6, local_steps=30, xgb_max_rounds=120, n_boot=50, seed=seed)
 
 
 # --------------------------------------------------------------------------------------------- data + split
