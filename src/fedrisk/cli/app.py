@@ -21,6 +21,7 @@ from fedrisk.cli import fraud as fraud_cli  # noqa: E402
 from fedrisk.cli import he as he_cli  # noqa: E402
 from fedrisk.cli import member as member_cli  # noqa: E402
 from fedrisk.cli import privacy as privacy_cli  # noqa: E402
+from fedrisk.cli import redteam as redteam_cli  # noqa: E402
 from fedrisk.cli import report as report_cli  # noqa: E402
 from fedrisk.cli import round as round_cli  # noqa: E402
 from fedrisk.cli import serve as serve_cli  # noqa: E402
@@ -42,6 +43,7 @@ app.add_typer(fraud_cli.app, name="fraud")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(privacy_cli.app, name="privacy")
 app.add_typer(he_cli.app, name="he")
+app.command(name="redteam")(redteam_cli.redteam)
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(contribution_cli.app, name="contribution")
 app.add_typer(constitution_cli.app, name="constitution")
