@@ -18,7 +18,14 @@ pytestmark = pytest.mark.federation
 def section(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = write_credit_dir(tmp_path_factory.mktemp("data"), 4000, seed=5)
     config = CreditConfig(
-        members=4, ratio=0.5, rounds=3, local_steps=15, xgb=XgbSettings(eta=0.3), xgb_max_rounds=40, n_boot=20
+        members=4,
+        ratio=0.5,
+        rounds=3,
+        xgb_rounds=3,
+        local_steps=15,
+        xgb=XgbSettings(eta=0.3),
+        xgb_max_rounds=40,
+        n_boot=20,
     )
     return run_credit_section(data, tmp_path_factory.mktemp("run"), config=config)
 

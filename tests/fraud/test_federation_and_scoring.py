@@ -21,7 +21,14 @@ from fraud.conftest import fraud_frame, write_fraud_dir
 
 pytestmark = pytest.mark.federation
 CONFIG = FraudConfig(
-    members=4, alpha=1.0, rounds=3, local_steps=15, xgb=XgbSettings(eta=0.3, max_depth=3), xgb_max_rounds=40, n_boot=20
+    members=4,
+    alpha=1.0,
+    rounds=3,
+    xgb_rounds=3,
+    local_steps=15,
+    xgb=XgbSettings(eta=0.3, max_depth=3),
+    xgb_max_rounds=40,
+    n_boot=20,
 )
 
 

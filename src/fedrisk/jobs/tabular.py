@@ -66,6 +66,8 @@ class ExperimentSettings:
     """Training budget shared by the three scopes (same steps per round/chunk, same selection rule)."""
 
     rounds: int = 30
+    xgb_rounds: int | None = None
+    """FedXgbBagging rounds (one tree per member per round); ``None``: same as ``rounds``."""
     mlp_train: MLPTrain = field(default_factory=lambda: MLPTrain(steps=20, batch_size=128, lr=3e-3))
     hidden: tuple[int, ...] = (64, 32)
     dropout: float = 0.1
@@ -79,6 +81,7 @@ class ExperimentSettings:
         """JSON form."""
         return {
             "rounds": self.rounds,
+            "xgb_rounds": self.xgb_rounds or self.rounds,
             "mlp_local_steps": self.mlp_train.steps,
             "mlp_batch_size": self.mlp_train.batch_size,
             "mlp_lr": self.mlp_train.lr,
@@ -148,7 +151,7 @@ def _federate(
             names,
             kind,
             n_features,
-            rounds=s.rounds,
+            rounds=s.rounds if kind == "mlp" else (s.xgb_rounds or s.rounds),
             hidden=s.hidden,
             dropout=s.dropout,
             train=s.mlp_train,
