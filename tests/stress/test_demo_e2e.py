@@ -178,3 +178,13 @@ def test_tampered_trail_fails_verification_and_blocks_scoring(
     assert proc.returncode == 7
     with pytest.raises(ModelError, match="not in a committed record"):
         score_data_dir(copy, tmp_path, tmp_path / "x.csv")
+
+
+def test_privacy_section_reports_the_curve_and_secagg_ratio(quick_run: tuple[Path, dict[str, Any], str]) -> None:
+    out, results, _ = quick_run
+    privacy = results["privacy"]
+    assert (out / privacy["ledger"]).is_file() and (out / privacy["plot"]).is_file()
+    assert privacy["secagg_timing"]["ratio"] is not None and privacy["secagg_timing"]["ratio"] > 0
+    assert privacy["index"]["same_cells_withheld"] is True
+    assert privacy["index"]["max_abs_diff_vs_plain"] < 0.05
+    assert len(privacy["curve"]) == 4

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import fedrisk
+from fedrisk.jobs.privacy import run_privacy_section
 from fedrisk.jobs.stress import StressRun, consensus_stress, data_provenance, run_stress
 from fedrisk.jobs.stress_config import StressConfig
 from fedrisk.jobs.trail import RunTrail
@@ -99,8 +100,12 @@ def run_demo(
         files = data_provenance(data_dir, config.members)
         trail.run_started({"stress": config.to_dict()}, files, "crypto-hourly-multivenue")
         stress, run = run_stress(config, data_dir, out_dir, step, trail=trail)
+        step("privacy: DP-FedAvg with SecAgg+, privacy/utility curve, secure index")
+        privacy = run_privacy_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
+        trail.log.append("privacy.spent", {"ledger": privacy.get("ledger"), "curve": privacy.get("curve")})
         step("plots")
         plots = make_plots(out_dir, stress, run)
+        plots["privacy_utility"] = "privacy_utility.png"
         results: dict[str, Any] = {
             "schema": "fedrisk.results/1",
             "run_id": out_dir.name,
@@ -110,6 +115,7 @@ def run_demo(
             "environment": _environment(),
             "data": {"data_dir": str(data_dir), "files": files},
             "stress": stress,
+            "privacy": privacy,
             "artifacts": {
                 "plots": plots,
                 "model": "model/",
