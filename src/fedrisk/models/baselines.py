@@ -85,7 +85,8 @@ def fit_lightgbm(train: FlatData, val: FlatData, *, seed: int) -> Scorer | None:
     model.fit(
         train.X,
         train.y,
-        eval_set=[(val.X, val.y)] if has_val else None,
+        eval_X=(val.X,) if has_val else None,
+        eval_y=(val.y,) if has_val else None,
         callbacks=[lgb.early_stopping(40, verbose=False)] if has_val else None,
     )
     return model  # type: ignore[no-any-return]
