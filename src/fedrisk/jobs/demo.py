@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import fedrisk
+from fedrisk.jobs.credit import run_credit_section
+from fedrisk.jobs.fraud import run_fraud_section
 from fedrisk.jobs.privacy import run_privacy_section
 from fedrisk.jobs.stress import StressRun, consensus_stress, data_provenance, run_stress
 from fedrisk.jobs.stress_config import StressConfig
@@ -103,6 +105,11 @@ def run_demo(
         step("privacy: DP-FedAvg with SecAgg+, privacy/utility curve, secure index")
         privacy = run_privacy_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
         trail.log.append("privacy.spent", {"ledger": privacy.get("ledger"), "curve": privacy.get("curve")})
+        step("fraud federation: exchanges pooling fraud knowledge")
+        fraud = run_fraud_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
+        trail.files_published("fraud", out_dir / "fraud")
+        step("credit federation: lenders of very different sizes")
+        credit = run_credit_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
         step("plots")
         plots = make_plots(out_dir, stress, run)
         plots["privacy_utility"] = "privacy_utility.png"
@@ -116,6 +123,8 @@ def run_demo(
             "data": {"data_dir": str(data_dir), "files": files},
             "stress": stress,
             "privacy": privacy,
+            "fraud": fraud,
+            "credit": credit,
             "artifacts": {
                 "plots": plots,
                 "model": "model/",

@@ -89,6 +89,13 @@ class RunTrail:
         ]
         self.log.append(Kind.MODEL_PUBLISHED, {"job": job, "weights_sha256": weights_sha256, "artifacts": artifacts})
 
+    def files_published(self, job: str, folder: Path) -> None:
+        """Record every file of a saved model folder (e.g. ``fraud/``) as a published artifact."""
+        files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+        if files:
+            artifacts = [self.log.artifact(p, kind=f"{job}-model") for p in files]
+            self.log.append(Kind.MODEL_PUBLISHED, {"job": job, "artifacts": artifacts})
+
     def close_and_verify(self) -> dict[str, Any]:
         """Checkpoint, close, verify offline; return the ``audit`` section of results.json."""
         self.log.checkpoint()
