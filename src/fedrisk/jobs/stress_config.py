@@ -22,17 +22,18 @@ class StressConfig:
     split: Split = field(default_factory=Split)
     federated: TrainSettings = field(default_factory=lambda: TrainSettings(rounds=10, local_steps=30))
     fedprox_mu: float = 0.01
-    loo_rounds: int = 6
+    loo_rounds: int = 4
     join_rounds: int = 2
     onboarding_months: tuple[float, ...] = (0.0, 1.0, 3.0, 6.0)
     local_max_steps: int = 300
     local_eval_every: int = 60
-    central_max_steps: int = 900
-    central_eval_every: int = 150
-    finetune_steps: int = 60
+    central_max_steps: int = 2100
+    """As many gradient steps as the federation takes in total (10 rounds x 30 local steps x 7 members)."""
+    central_eval_every: int = 300
+    finetune_steps: int = 40
     finetune_eval_every: int = 20
     finetune_lr: float = 3e-4
-    onboarding_local_steps: int = 150
+    onboarding_local_steps: int = 100
     n_boot: int = 200
     false_alarm_rate: float = 0.05
     seed: int = 7
