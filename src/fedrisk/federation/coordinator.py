@@ -78,11 +78,18 @@ def _aggregate_train_metrics(contents: list[RecordDict], weight_key: str) -> Met
 
 
 class _CohortMixin:
-    """Sends to the job's cohort only and refuses to aggregate below the minimum cohort."""
+    """Sends to the job's cohort only and refuses to aggregate below the minimum cohort.
+
+    Put it first in the bases of a Flower strategy (``class X(_CohortMixin, FedAvg)``) and call
+    :meth:`_init_cohort` from ``__init__``.
+    """
 
     cohort_nodes: set[int]
     failed_rounds: list[int]
     claims: dict[int, dict[str, dict[str, str | int]]]
+
+    def _init_cohort(self, cohort_nodes: set[int]) -> None:
+        self.cohort_nodes, self.failed_rounds, self.claims = cohort_nodes, [], {}
 
     def _only_cohort(self, messages: Iterable[Message]) -> list[Message]:
         return [m for m in messages if m.metadata.dst_node_id in self.cohort_nodes]
@@ -100,6 +107,30 @@ class _CohortMixin:
             return []
         return ok
 
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """The strategy's training messages, for the cohort's nodes only."""
+        return self._only_cohort(super().configure_train(server_round, arrays, config, grid))  # type: ignore[misc]
+
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """The strategy's evaluation messages, for the cohort's nodes only."""
+        return self._only_cohort(super().configure_evaluate(server_round, arrays, config, grid))  # type: ignore[misc]
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """Aggregate with the strategy's rule when at least the minimum cohort replied; else publish nothing."""
+        ok = self._quorum(server_round, replies)
+        if not ok:
+            return None, None
+        result: tuple[ArrayRecord | None, MetricRecord | None] = super().aggregate_train(  # type: ignore[misc]
+            server_round, ok
+        )
+        return result
+
 
 class CohortFedAvg(_CohortMixin, FedAvg):
     """Flower FedAvg restricted to a cohort, with the minimum-cohort rule."""
@@ -113,23 +144,7 @@ class CohortFedAvg(_CohortMixin, FedAvg):
             fraction_evaluate=1.0 if evaluate else 0.0,
             train_metrics_aggr_fn=_aggregate_train_metrics,
         )
-        self.cohort_nodes, self.failed_rounds, self.claims = cohort_nodes, [], {}
-
-    def configure_train(
-        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
-    ) -> Iterable[Message]:
-        return self._only_cohort(super().configure_train(server_round, arrays, config, grid))
-
-    def configure_evaluate(
-        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
-    ) -> Iterable[Message]:
-        return self._only_cohort(super().configure_evaluate(server_round, arrays, config, grid))
-
-    def aggregate_train(
-        self, server_round: int, replies: Iterable[Message]
-    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
-        ok = self._quorum(server_round, replies)
-        return super().aggregate_train(server_round, ok) if ok else (None, None)
+        self._init_cohort(cohort_nodes)
 
 
 class CohortFedProx(_CohortMixin, FedProx):
@@ -145,33 +160,20 @@ class CohortFedProx(_CohortMixin, FedProx):
             fraction_evaluate=1.0 if evaluate else 0.0,
             train_metrics_aggr_fn=_aggregate_train_metrics,
         )
-        self.cohort_nodes, self.failed_rounds, self.claims = cohort_nodes, [], {}
-
-    def configure_train(
-        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
-    ) -> Iterable[Message]:
-        return self._only_cohort(super().configure_train(server_round, arrays, config, grid))
-
-    def configure_evaluate(
-        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
-    ) -> Iterable[Message]:
-        return self._only_cohort(super().configure_evaluate(server_round, arrays, config, grid))
-
-    def aggregate_train(
-        self, server_round: int, replies: Iterable[Message]
-    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
-        ok = self._quorum(server_round, replies)
-        return super().aggregate_train(server_round, ok) if ok else (None, None)
+        self._init_cohort(cohort_nodes)
 
 
-def roll_call(grid: Grid, plan: FederationPlan, *, timeout: float = 600.0) -> dict[str, int]:
-    """Ask every connected node who it is; return member id → node id. Needs the minimum cohort."""
+def roll_call_nodes(grid: Grid, n_members: int, config: dict[str, object], *, timeout: float = 600.0) -> dict[str, int]:
+    """Ask every connected node who it is (a ``query`` message with ``config``); return member id -> node id.
+
+    Waits until ``n_members`` nodes are connected (or ``timeout``); needs the minimum cohort to answer.
+    """
     deadline = time.monotonic() + timeout
-    while len(list(grid.get_node_ids())) < len(plan.members) and time.monotonic() < deadline:
+    while len(list(grid.get_node_ids())) < n_members and time.monotonic() < deadline:
         time.sleep(0.5)
-    config = ConfigRecord(job_config(plan, plan.jobs[0]))  # type: ignore[arg-type]
+    record = ConfigRecord(config)  # type: ignore[arg-type]
     messages = [
-        Message(content=RecordDict({"config": config}), message_type="query", dst_node_id=node)
+        Message(content=RecordDict({"config": record}), message_type="query", dst_node_id=node)
         for node in grid.get_node_ids()
     ]
     found: dict[str, int] = {}
@@ -183,6 +185,11 @@ def roll_call(grid: Grid, plan: FederationPlan, *, timeout: float = 600.0) -> di
     if len(found) < MIN_COHORT:
         raise QuorumError(f"only {len(found)} member(s) answered the roll call ({sorted(found)}); need {MIN_COHORT}.")
     return found
+
+
+def roll_call(grid: Grid, plan: FederationPlan, *, timeout: float = 600.0) -> dict[str, int]:
+    """Roll call for a stress plan (config of its first job)."""
+    return roll_call_nodes(grid, len(plan.members), dict(job_config(plan, plan.jobs[0])), timeout=timeout)
 
 
 def initial_weights(job: Job) -> list[np.ndarray]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +65,7 @@ from fedrisk.errors import MIN_COHORT, FederationError, PrivacyBudgetExhausted, 
 from fedrisk.features.pipeline import member_panel
 from fedrisk.federation.dp import MemberDP, dp_clipping_range, noise_source, private_update
 from fedrisk.federation.member_node import MemberJob, build_model, load_member, local_train, parse_job, validate
+from fedrisk.federation.runner import simulate
 from fedrisk.models.stgraph import STGraphNet, TorchMember, get_weights, predict
 from fedrisk.privacy.ledger import PrivacyLedger
 from fedrisk.privacy.secagg.index import IndexGrid, encode_scores
@@ -577,28 +577,9 @@ def run_secure(
 
     ``client`` replaces the stress member ClientApp (benchmarks with synthetic members).
     """
-    quiet_and_offline()
-    from flwr.simulation import run_simulation
-
     outcomes: list[SecureOutcome] = []
     server = make_secure_server_app(jobs, outcomes.append, ledger=ledger, chain=chain)
-    cpus = num_cpus or max(1, min(os.cpu_count() or 1, num_members))
-    if not verbose:
-        for name in ("flwr", "ray"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    run_simulation(
-        server_app=server,
-        client_app=client_app if client is None else client,
-        num_supernodes=num_members,
-        backend_config={
-            "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-            "init_args": {"num_cpus": cpus, "include_dashboard": False, "log_to_driver": verbose},
-        },
-        verbose_logging=verbose,
-    )
-    errors: list[BaseException] = server.fedrisk_errors  # type: ignore[attr-defined]
-    if errors:
-        raise errors[0]
+    simulate(server, client_app if client is None else client, num_members, num_cpus=num_cpus, verbose=verbose)
     if len(outcomes) != len(jobs):
         raise FederationError(f"the simulation finished {len(outcomes)} of {len(jobs)} secure jobs; see the log.")
     return outcomes

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,7 +38,14 @@ from flwr.serverapp.strategy import FedXgbBagging
 from fedrisk._env import quiet_and_offline
 from fedrisk.errors import MIN_COHORT, ConfigError, DataNotFoundError, FederationError, QuorumError
 from fedrisk.evaluation.metrics import auprc
-from fedrisk.federation.coordinator import CohortFedAvg, RoundRecord, _aggregate_train_metrics, _CohortMixin
+from fedrisk.federation.coordinator import (
+    CohortFedAvg,
+    RoundRecord,
+    _aggregate_train_metrics,
+    _CohortMixin,
+    roll_call_nodes,
+)
+from fedrisk.federation.runner import server_app_running, simulate
 from fedrisk.models.tabular import (
     MLPConfig,
     MLPTrain,
@@ -291,24 +298,7 @@ class CohortFedXgbBagging(_CohortMixin, FedXgbBagging):
             min_available_nodes=n,
             train_metrics_aggr_fn=_aggregate_train_metrics,
         )
-        self.cohort_nodes, self.failed_rounds = cohort_nodes, []
-        self.claims = {}  # the mixin records members' update claims here when they send one
-
-    def configure_train(
-        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
-    ) -> Iterable[Message]:
-        return self._only_cohort(super().configure_train(server_round, arrays, config, grid))
-
-    def configure_evaluate(
-        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
-    ) -> Iterable[Message]:
-        return self._only_cohort(super().configure_evaluate(server_round, arrays, config, grid))
-
-    def aggregate_train(
-        self, server_round: int, replies: Iterable[Message]
-    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
-        ok = self._quorum(server_round, replies)
-        return super().aggregate_train(server_round, ok) if ok else (None, None)
+        self._init_cohort(cohort_nodes)
 
 
 @dataclass(slots=True)
@@ -335,24 +325,8 @@ def initial_arrays(job: TabularJob) -> list[np.ndarray]:
 
 
 def roll_call(grid: Grid, plan: TabularPlan, *, timeout: float = 600.0) -> dict[str, int]:
-    """Ask every connected node who it is (the stress coordinator's pattern); member id → node id."""
-    deadline = time.monotonic() + timeout
-    while len(list(grid.get_node_ids())) < len(plan.members) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    config = ConfigRecord(job_config(plan, plan.jobs[0]))  # type: ignore[arg-type]
-    messages = [
-        Message(content=RecordDict({"config": config}), message_type="query", dst_node_id=node)
-        for node in grid.get_node_ids()
-    ]
-    found: dict[str, int] = {}
-    for reply in grid.send_and_receive(messages, timeout=timeout):
-        if reply.has_error():
-            _log.warning("roll call: node %s failed: %s", reply.metadata.src_node_id, reply.error)
-            continue
-        found[str(reply.content["member"]["member"])] = reply.metadata.src_node_id  # type: ignore[index]
-    if len(found) < MIN_COHORT:
-        raise QuorumError(f"only {len(found)} member(s) answered the roll call ({sorted(found)}); need {MIN_COHORT}.")
-    return found
+    """Ask every connected node who it is (the stress coordinator's roll call); member id → node id."""
+    return roll_call_nodes(grid, len(plan.members), dict(job_config(plan, plan.jobs[0])), timeout=timeout)
 
 
 def _metric(record: MetricRecord | None, key: str) -> float | None:
@@ -421,46 +395,14 @@ def coordinate_tabular(grid: Grid, plan: TabularPlan, sink: Callable[[TabularOut
 
 
 def make_server_app(plan: TabularPlan, sink: Callable[[TabularOutcome], None]) -> ServerApp:
-    """A ServerApp whose main runs ``plan``; errors are kept for the caller of :func:`run_tabular_plan`."""
-    server = ServerApp()
-    errors: list[BaseException] = []
-
-    @server.main()
-    def main(grid: Grid, context: Context) -> None:
-        try:
-            coordinate_tabular(grid, plan, sink)
-        except BaseException as err:  # re-raised in the caller's thread
-            errors.append(err)
-            raise
-
-    server.fedrisk_errors = errors  # type: ignore[attr-defined]
-    return server
+    """A ServerApp whose main runs ``plan``; errors are re-raised by :func:`run_tabular_plan`."""
+    return server_app_running(lambda grid: coordinate_tabular(grid, plan, sink))
 
 
 def run_tabular_plan(plan: TabularPlan, *, num_cpus: int | None = None, verbose: bool = False) -> list[TabularOutcome]:
     """Run every job of the plan in ONE start of Flower's simulation engine; outcomes in job order."""
-    quiet_and_offline()
-    from flwr.simulation import run_simulation
-
     outcomes: list[TabularOutcome] = []
-    server = make_server_app(plan, outcomes.append)
-    cpus = num_cpus or max(1, min(os.cpu_count() or 1, len(plan.members)))
-    if not verbose:
-        for name in ("flwr", "ray"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    run_simulation(
-        server_app=server,
-        client_app=app,
-        num_supernodes=len(plan.members),
-        backend_config={
-            "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-            "init_args": {"num_cpus": cpus, "include_dashboard": False, "log_to_driver": verbose},
-        },
-        verbose_logging=verbose,
-    )
-    errors: list[BaseException] = server.fedrisk_errors  # type: ignore[attr-defined]
-    if errors:
-        raise errors[0]
+    simulate(make_server_app(plan, outcomes.append), app, len(plan.members), num_cpus=num_cpus, verbose=verbose)
     if len(outcomes) != len(plan.jobs):
         raise FederationError(f"the simulation finished {len(outcomes)} of {len(plan.jobs)} jobs; see the log.")
     return outcomes
