@@ -7,14 +7,46 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from fedrisk.data.datadir import ENV_VAR, resolve_data_dir
 
 console = Console(stderr=True)
+
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (else FEDRISK_DATA_DIR).")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<run-id>).")]
+QuickOpt = Annotated[bool, typer.Option("--quick", help="Every section on fewer members, hours and rounds.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of every random choice (runs are reproducible).")]
+KeysDirOpt = Annotated[
+    Path | None, typer.Option("--keys-dir", help="Private signing keys (default $FEDRISK_HOME/keys).")
+]
+
+
+def run_job(
+    data_dir: Path | None,
+    out: Path | None,
+    *,
+    quick: bool,
+    seed: int,
+    keys_dir: Path | None,
+    show_progress: bool,
+    sections: tuple[str, ...] | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Resolve directories, pick the configuration and run the demo's sections; return results and run dir."""
+    from fedrisk.jobs.demo import SECTIONS, new_run_id, run_demo
+    from fedrisk.jobs.stress_config import StressConfig, quick_config
+
+    directory = data_dir_option(data_dir)
+    run_dir = out if out is not None else Path("runs") / new_run_id()
+    config = quick_config(seed) if quick else StressConfig(seed=seed)
+    chosen = SECTIONS if sections is None else sections
+    with progress_steps(show_progress) as step:
+        results = run_demo(config, directory, run_dir, step, keys_dir=keys_dir_option(keys_dir), sections=chosen)
+    return results, run_dir
 
 
 def data_dir_option(value: Path | None) -> Path:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from fedrisk.cli._common import console, data_dir_option, keys_dir_option, print_json, progress_steps
+from fedrisk.cli._common import (
+    DataDirOpt,
+    KeysDirOpt,
+    OutOpt,
+    QuickOpt,
+    SeedOpt,
+    console,
+    print_json,
+    run_job,
+)
 
 
 def _fmt(x: object) -> str:
@@ -58,24 +66,15 @@ def onboarding_table(stress: dict[str, object]) -> Table:
 
 
 def demo(
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (else FEDRISK_DATA_DIR).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<run-id>).")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Every section on fewer members, hours and rounds.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of every random choice (runs are reproducible).")] = 7,
-    keys_dir: Annotated[
-        Path | None, typer.Option("--keys-dir", help="Private signing keys (default $FEDRISK_HOME/keys).")
-    ] = None,
+    data_dir: DataDirOpt = None,
+    out: OutOpt = None,
+    quick: QuickOpt = False,
+    seed: SeedOpt = 7,
+    keys_dir: KeysDirOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
 ) -> None:
-    """Simulate a federation of exchanges on real hourly data: local vs federated vs centralised."""
-    from fedrisk.jobs.demo import new_run_id, run_demo
-    from fedrisk.jobs.stress_config import StressConfig, quick_config
-
-    directory = data_dir_option(data_dir)
-    run_dir = out if out is not None else Path("runs") / new_run_id()
-    config = quick_config(seed) if quick else StressConfig(seed=seed)
-    with progress_steps(not json_out) as step:
-        results = run_demo(config, directory, run_dir, step, keys_dir=keys_dir_option(keys_dir))
+    """Simulate a federation of exchanges on real data: local vs federated vs centralised, privacy, fraud, credit."""
+    results, run_dir = run_job(data_dir, out, quick=quick, seed=seed, keys_dir=keys_dir, show_progress=not json_out)
     if json_out:
         print_json(results)
         return

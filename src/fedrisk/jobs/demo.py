@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import fedrisk
+from fedrisk.errors import ConfigError
 from fedrisk.jobs.credit import run_credit_section
 from fedrisk.jobs.fraud import run_fraud_section
 from fedrisk.jobs.privacy import run_privacy_section
@@ -87,44 +88,76 @@ def make_plots(out_dir: Path, stress: dict[str, Any], run: StressRun) -> dict[st
     return {k: v.name for k, v in plots.items()}
 
 
-def run_demo(
-    config: StressConfig, data_dir: Path, out_dir: Path, step: Callable[[str], None], *, keys_dir: Path
+def run_extra_sections(
+    config: StressConfig,
+    data_dir: Path,
+    out_dir: Path,
+    step: Callable[[str], None],
+    trail: RunTrail,
+    sections: tuple[str, ...],
 ) -> dict[str, Any]:
-    """Run every section of the demo into ``out_dir`` and return the results.
+    """The sections after the stress federation: privacy, fraud, credit (each recorded in the trail)."""
+    extra: dict[str, Any] = {}
+    if "privacy" in sections:
+        step("privacy: DP-FedAvg with SecAgg+, privacy/utility curve, secure index")
+        extra["privacy"] = run_privacy_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
+        trail.log.append(
+            "privacy.spent", {"ledger": extra["privacy"].get("ledger"), "curve": extra["privacy"].get("curve")}
+        )
+    if "fraud" in sections:
+        step("fraud federation: exchanges pooling fraud knowledge")
+        extra["fraud"] = run_fraud_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
+        trail.files_published("fraud", out_dir / "fraud")
+    if "credit" in sections:
+        step("credit federation: lenders of very different sizes")
+        extra["credit"] = run_credit_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
+    return extra
+
+
+SECTIONS: tuple[str, ...] = ("stress", "privacy", "fraud", "credit")
+"""Sections of the demo, in order (the stress federation always runs)."""
+
+
+def run_demo(
+    config: StressConfig,
+    data_dir: Path,
+    out_dir: Path,
+    step: Callable[[str], None],
+    *,
+    keys_dir: Path,
+    sections: tuple[str, ...] = SECTIONS,
+) -> dict[str, Any]:
+    """Run the demo's sections into ``out_dir`` and return the results.
 
     ``keys_dir`` holds the coordinator's (and the simulated members') private signing keys, outside the run.
     """
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     handler = attach_log(out_dir)
     started = time.perf_counter()
     trail = RunTrail.open(out_dir, keys_dir)
     try:
         files = data_provenance(data_dir, config.members)
-        trail.run_started({"stress": config.to_dict()}, files, "crypto-hourly-multivenue")
+        settings = {"stress": config.to_dict(), "sections": list(sections)}
+        trail.run_started(settings, files, "crypto-hourly-multivenue")
         stress, run = run_stress(config, data_dir, out_dir, step, trail=trail)
-        step("privacy: DP-FedAvg with SecAgg+, privacy/utility curve, secure index")
-        privacy = run_privacy_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
-        trail.log.append("privacy.spent", {"ledger": privacy.get("ledger"), "curve": privacy.get("curve")})
-        step("fraud federation: exchanges pooling fraud knowledge")
-        fraud = run_fraud_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
-        trail.files_published("fraud", out_dir / "fraud")
-        step("credit federation: lenders of very different sizes")
-        credit = run_credit_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
+        extra = run_extra_sections(config, data_dir, out_dir, step, trail, sections)
         step("plots")
         plots = make_plots(out_dir, stress, run)
-        plots["privacy_utility"] = "privacy_utility.png"
+        if "privacy" in extra:
+            plots["privacy_utility"] = "privacy_utility.png"
         results: dict[str, Any] = {
             "schema": "fedrisk.results/1",
             "run_id": out_dir.name,
             "created_utc": datetime.now(UTC).isoformat(),
             "fedrisk_version": fedrisk.__version__,
-            "config": {"stress": config.to_dict()},
+            "config": settings,
             "environment": _environment(),
             "data": {"data_dir": str(data_dir), "files": files},
             "stress": stress,
-            "privacy": privacy,
-            "fraud": fraud,
-            "credit": credit,
+            **extra,
             "artifacts": {
                 "plots": plots,
                 "model": "model/",
