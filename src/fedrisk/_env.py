@@ -30,6 +30,8 @@ class _DropKnownNoise(logging.Filter):
         "DEPRECATED FEATURE: The `run_simulation` function",  # we call it on purpose; `flwr run` is the CLI path
         "This is a deprecated feature",
         "fraction_evaluate is set to 0.0",  # jobs that keep their last round skip evaluation on purpose
+        "No fit_metrics_aggregation_fn provided",  # legacy SecAgg+ path: we aggregate our own metrics
+        "No evaluate_metrics_aggregation_fn provided",
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
