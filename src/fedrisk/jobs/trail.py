@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fedrisk.audit import AuditLog, FileSigner, Kind, OutboundLog, is_committed_artifact, verify_log
 from fedrisk.errors import ModelError
-from fedrisk.federation.coordinator import JobOutcome
+
+if TYPE_CHECKING:  # scoring imports this module and must not pull in Flower
+    from fedrisk.federation.coordinator import JobOutcome
 
 LOG_NAME = "audit.jsonl"
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import html
 import json
 import logging
 import time
@@ -39,7 +40,8 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import fedrisk
-from fedrisk.errors import DataValidationError
+from fedrisk.errors import DataError, DataValidationError
+from fedrisk.report.dashboard import dashboard_html, dashboard_state
 from fedrisk.serving import errors as api_errors
 from fedrisk.serving.errors import NotFound, PayloadTooLarge, Unavailable, Unprocessable
 from fedrisk.serving.metrics import ServiceMetrics
@@ -85,11 +87,18 @@ class ServiceMiddleware:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             body = api_errors.json_error_bytes(
-                PayloadTooLarge(f"request body of {length.decode(errors='replace')} bytes; the limit is "
-                                f"{self.max_body} bytes. Split the request")
+                PayloadTooLarge(
+                    f"request body of {length.decode(errors='replace')} bytes; the limit is "
+                    f"{self.max_body} bytes. Split the request"
+                )
             )
-            await send({"type": "http.response.start", "status": 413,
-                        "headers": [(b"content-type", b"application/json"), (b"x-error-code", b"payload_too_large")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"x-error-code", b"payload_too_large")],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             self._record(scope, 413, t0, b"payload_too_large")
             return
@@ -130,11 +139,11 @@ class ServiceMiddleware:
             self.metrics.errors.labels(code.decode(errors="replace")).inc()
 
 
-_PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>fedrisk scoring service</title>
-</head><body><h1>fedrisk scoring service</h1>
-<p>The dashboard will be served here. Meanwhile: <a href="/docs">API documentation</a>,
-<a href="/v1/models">models</a>, <a href="/v1/stress/index">stress index</a>, <a href="/healthz">health</a>,
-<a href="/metrics">metrics</a>.</p></body></html>"""
+DASHBOARD_STATE_TTL_S = 30.0
+_NO_RUN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>fedrisk scoring service</title>
+</head><body><h1>fedrisk scoring service</h1><p>No dashboard for this run directory: __NOTE__</p>
+<p><a href="/docs">API documentation</a>, <a href="/v1/models">models</a>, <a href="/healthz">health</a>.</p>
+</body></html>"""
 
 
 def _json(payload: Any, status: int = 200) -> JSONResponse:
@@ -162,8 +171,13 @@ def create_app(
     registry = load_registry(Path(run_dir), fraud_loader=fraud_loader)
     metrics = ServiceMetrics()
     stress_entry = registry.entries["stress"]
-    metrics.model.info({"name": "stress", "sha256": stress_entry.sha256 or "",
-                        "audit": stress_entry.audit.status if stress_entry.audit else "unknown"})
+    metrics.model.info(
+        {
+            "name": "stress",
+            "sha256": stress_entry.sha256 or "",
+            "audit": stress_entry.audit.status if stress_entry.audit else "unknown",
+        }
+    )
     started = time.time()
 
     app = FastAPI(
@@ -180,16 +194,43 @@ def create_app(
     heavy_gate = asyncio.Semaphore(1)
 
     if root_page:
+        state_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+        def cached_state() -> dict[str, Any]:
+            # dashboard_state re-verifies the audit trail: compute it at most every DASHBOARD_STATE_TTL_S seconds
+            now = time.time()
+            hit = state_cache.get("state")
+            if hit is None or now - hit[0] > DASHBOARD_STATE_TTL_S:
+                try:
+                    hit = (now, dashboard_state(run_dir))
+                except DataError as err:  # a model-only run dir (no results.json): the API still serves
+                    hit = (now, {"available": False, "note": str(err)})
+                state_cache["state"] = hit
+            return hit[1]
 
         @router.get("/", response_class=HTMLResponse, include_in_schema=False)
         async def root() -> HTMLResponse:
-            return HTMLResponse(_PLACEHOLDER)
+            """The live dashboard: current index, members and tiers, recent rounds, budgets, audit status."""
+            try:
+                return HTMLResponse(dashboard_html(run_dir))
+            except DataError as err:
+                return HTMLResponse(_NO_RUN_PAGE.replace("__NOTE__", html.escape(str(err))))
+
+        @router.get("/v1/dashboard/state", tags=["dashboard"])
+        async def dashboard_state_endpoint() -> JSONResponse:
+            """Run-level state the dashboard polls (members, rounds, budgets, audit status)."""
+            return _json(cached_state())
 
     @router.get("/healthz", tags=["service"])
     async def healthz() -> JSONResponse:
         """Liveness: the service is up and which stress model it serves."""
-        return _json({"status": "ok", "model_sha256": registry.stress.weights_sha256,
-                      "uptime_s": round(time.time() - started, 1)})
+        return _json(
+            {
+                "status": "ok",
+                "model_sha256": registry.stress.weights_sha256,
+                "uptime_s": round(time.time() - started, 1),
+            }
+        )
 
     @router.get("/metrics", tags=["service"], response_class=Response)
     async def prometheus_metrics() -> Response:
@@ -200,11 +241,13 @@ def create_app(
     async def models() -> JSONResponse:
         """Every model the run directory holds: status, SHA-256 and the audit record that commits it."""
         audit = registry.entries["stress"].audit
-        return _json({
-            "run": registry.run_dir.name,
-            "audit_trail": "audit.jsonl" if audit is not None and audit.status != "no-trail" else None,
-            "models": [e.to_dict() for e in registry.entries.values()],
-        })
+        return _json(
+            {
+                "run": registry.run_dir.name,
+                "audit_trail": "audit.jsonl" if audit is not None and audit.status != "no-trail" else None,
+                "models": [e.to_dict() for e in registry.entries.values()],
+            }
+        )
 
     @router.get("/v1/models/{name}", tags=["models"])
     async def model(name: str) -> JSONResponse:
@@ -221,11 +264,17 @@ def create_app(
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {
-                    "schema": {"oneOf": [{"$ref": "#/components/schemas/StressScoreItem"},
-                                         {"$ref": "#/components/schemas/StressScoreBatch"}]},
-                    "examples": _SCORE_EXAMPLES,
-                }},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/StressScoreItem"},
+                                {"$ref": "#/components/schemas/StressScoreBatch"},
+                            ]
+                        },
+                        "examples": _SCORE_EXAMPLES,
+                    }
+                },
             }
         },
     )
@@ -263,8 +312,10 @@ def create_app(
         except (OSError, ValueError) as err:
             raise Unavailable("the stress index file of this run cannot be read", detail=str(err)) from err
         if frame is None:
-            raise NotFound("this run has no stress_index.csv; it is written by `fedrisk demo` / `fedrisk stress "
-                           "train` (the index over the test period)")
+            raise NotFound(
+                "this run has no stress_index.csv; it is written by `fedrisk demo` / `fedrisk stress "
+                "train` (the index over the test period)"
+            )
         if asset is not None:
             asset = asset.upper()
             if asset not in registry.index.assets:
@@ -276,8 +327,9 @@ def create_app(
                 try:
                     ts = pd.Timestamp(value)
                 except ValueError as err:
-                    raise Unprocessable(f"{label}='{value}' is not an ISO date/time (e.g. 2019-07-01T00:00:00Z)") \
-                        from err
+                    raise Unprocessable(
+                        f"{label}='{value}' is not an ISO date/time (e.g. 2019-07-01T00:00:00Z)"
+                    ) from err
                 bounds[label] = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         if "since" in bounds:
             frame = frame[frame["ts_utc"] >= bounds["since"]]
@@ -290,16 +342,22 @@ def create_app(
 
         def point(r: Any) -> dict[str, Any]:
             ix = finite_or_none(r.index)
-            return {"ts_utc": r.ts_utc.strftime("%Y-%m-%dT%H:%M:%SZ"), "asset": r.asset, "index": ix,
-                    "members": int(r.members) if "members" in frame.columns and pd.notna(r.members) else None,
-                    "alarm": (ix > thr) if (ix is not None and thr is not None) else None}
+            return {
+                "ts_utc": r.ts_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "asset": r.asset,
+                "index": ix,
+                "members": int(r.members) if "members" in frame.columns and pd.notna(r.members) else None,
+                "alarm": (ix > thr) if (ix is not None and thr is not None) else None,
+            }
 
-        return _json({
-            "alarm_threshold": thr,
-            "assets": list(registry.index.assets),
-            "latest": {r.asset: point(r) for r in latest.itertuples(index=False)},
-            "history": [point(r) for r in history.itertuples(index=False)],
-        })
+        return _json(
+            {
+                "alarm_threshold": thr,
+                "assets": list(registry.index.assets),
+                "latest": {r.asset: point(r) for r in latest.itertuples(index=False)},
+                "history": [point(r) for r in history.itertuples(index=False)],
+            }
+        )
 
     @router.post("/v1/fraud/score", tags=["fraud"])
     async def fraud_score(payload: FraudRequest) -> JSONResponse:
@@ -308,8 +366,10 @@ def create_app(
         if scorer is None:
             entry = registry.entries["fraud"]
             if entry.status == "absent":
-                raise NotFound(f"no fraud model in this run ({FRAUD_DIR}/ is missing). Fix: serve a run directory "
-                               "written by a fedrisk version that trains the fraud federation")
+                raise NotFound(
+                    f"no fraud model in this run ({FRAUD_DIR}/ is missing). Fix: serve a run directory "
+                    "written by a fedrisk version that trains the fraud federation"
+                )
             raise Unavailable(f"the fraud model of this run is not served: {entry.reason}")
         if len(payload.accounts) > MAX_ACCOUNTS:
             raise PayloadTooLarge(f"{len(payload.accounts)} accounts; the limit is {MAX_ACCOUNTS}. Split the request")
@@ -343,16 +403,39 @@ def create_app(
 
 _SCORE_ADAPTER: TypeAdapter[StressScoreItem | StressScoreBatch] = TypeAdapter(StressScoreItem | StressScoreBatch)
 _SCORE_EXAMPLES = {
-    "features": {"summary": "one venue, feature rows (values in the model's feature order, 24+ hours)",
-                 "value": {"venue": "kraken", "latest_only": True, "rows": [
-                     {"ts_utc": "2019-07-01T00:00:00Z", "asset": "BTC", "features": [0.0] * 33}]}},
-    "matrix": {"summary": "one venue, features as one array values[hour][asset][feature] (compact)",
-               "value": {"venue": "kraken", "latest_only": True, "matrix": {
-                   "start_utc": "2019-07-01T00:00:00Z", "assets": ["BTC"], "values": [[[0.0] * 33]] * 24}}},
-    "bars": {"summary": "one venue, raw hourly bars (744+ hours for the 30-day features)",
-             "value": {"venue": "newex", "bars": [
-                 {"ts_utc": "2019-07-01T00:00:00Z", "asset": "BTC", "open": 10700.0, "high": 10800.0,
-                  "low": 10650.0, "close": 10750.0, "volume_base": 120.5}]}},
+    "features": {
+        "summary": "one venue, feature rows (values in the model's feature order, 24+ hours)",
+        "value": {
+            "venue": "kraken",
+            "latest_only": True,
+            "rows": [{"ts_utc": "2019-07-01T00:00:00Z", "asset": "BTC", "features": [0.0] * 33}],
+        },
+    },
+    "matrix": {
+        "summary": "one venue, features as one array values[hour][asset][feature] (compact)",
+        "value": {
+            "venue": "kraken",
+            "latest_only": True,
+            "matrix": {"start_utc": "2019-07-01T00:00:00Z", "assets": ["BTC"], "values": [[[0.0] * 33]] * 24},
+        },
+    },
+    "bars": {
+        "summary": "one venue, raw hourly bars (744+ hours for the 30-day features)",
+        "value": {
+            "venue": "newex",
+            "bars": [
+                {
+                    "ts_utc": "2019-07-01T00:00:00Z",
+                    "asset": "BTC",
+                    "open": 10700.0,
+                    "high": 10800.0,
+                    "low": 10650.0,
+                    "close": 10750.0,
+                    "volume_base": 120.5,
+                }
+            ],
+        },
+    },
 }
 
 
@@ -418,19 +501,28 @@ def _explain(registry: Registry, payload: ExplainRequest) -> dict[str, Any]:
         _, without, _ = score_item(scorer, item)
         merged = base.merge(without.frame(), on=["hour", "asset"], suffixes=("", "_without"))
         for hour, asset, score, without_score in zip(
-            merged["hour"].tolist(), merged["asset"].tolist(), merged["score"].tolist(),
-            merged["score_without"].tolist(), strict=True,
+            merged["hour"].tolist(),
+            merged["asset"].tolist(),
+            merged["score"].tolist(),
+            merged["score_without"].tolist(),
+            strict=True,
         ):
             ts = pd.Timestamp(int(hour) * 3600, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
-            out.append({
-                "member": member,
-                "asset": asset,
-                "ts_utc": ts,
-                "score_all": float(score),
-                "score_without": float(without_score),
-                "delta": float(score) - float(without_score),
-                "text": f"without {member} the stress score of {asset} at {ts} would be {without_score:.2f} "
-                        f"instead of {score:.2f}",
-            })
-    return {"model_sha256": registry.stress.weights_sha256, "venue": item.venue,
-            "normalisation": "member" if venue.is_member else "pooled", "members": out}
+            out.append(
+                {
+                    "member": member,
+                    "asset": asset,
+                    "ts_utc": ts,
+                    "score_all": float(score),
+                    "score_without": float(without_score),
+                    "delta": float(score) - float(without_score),
+                    "text": f"without {member} the stress score of {asset} at {ts} would be {without_score:.2f} "
+                    f"instead of {score:.2f}",
+                }
+            )
+    return {
+        "model_sha256": registry.stress.weights_sha256,
+        "venue": item.venue,
+        "normalisation": "member" if venue.is_member else "pooled",
+        "members": out,
+    }
