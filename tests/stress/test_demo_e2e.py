@@ -154,7 +154,8 @@ def test_audit_trail_verifies_with_member_countersignatures(quick_run: tuple[Pat
     audit = results["audit"]
     assert audit["ok"] is True, audit["reason"]
     rounds = results["config"]["stress"]["federated"]["rounds"]
-    assert audit["countersignatures"] == 4 * rounds  # every member countersigned every published-job round
+    assert audit["countersignatures"] > 4 * rounds  # every contributor countersigned every round it was in
+    assert audit["missing_countersignatures"] == {}
     assert audit["artifacts_checked"] >= 2
     assert "verified offline: OK" in output
     proc = _cli("audit", "verify", str(out / "audit.jsonl"))

@@ -542,8 +542,9 @@ def run_stress(
     plan = replace(_plan(cfg, data_dir), outbound_dir=str(outbound) if trail is not None else "")
     outcomes = {o.job.name: o for o in run_plan(plan, sink=None if trail is None else trail.job_finished)}
     if trail is not None:
-        step("members countersign the published job's rounds")
-        trail.countersign("federated", cfg.members, outbound)
+        step("members countersign every round they took part in")
+        for job_name in outcomes:
+            trail.countersign(job_name, cfg.members, outbound)
     timings["federation_s"] = time.perf_counter() - t1
     run = StressRun(cfg, panels, members, outcomes, timings=timings)
     t2 = time.perf_counter()

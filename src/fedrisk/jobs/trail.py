@@ -3,7 +3,7 @@
 Records, in order: ``run.started`` (settings), ``dataset.registered`` (SHA-256 of every input file), one
 ``round.committed`` / ``round.failed`` per round of every federated job as each job ends (job, round, members
 with the SHA-256 and size of the update each stated it sent, validation loss), the members' countersignatures of
-the published job's rounds (each member checks the record against its own outbound log first), ``model.published``
+every round they contributed to (each member checks the record against its own outbound log first), ``model.published``
 (the model files as artifacts, so the verifier re-hashes them), then a Merkle checkpoint. The scoring paths load a
 model only if its hash is in a committed record.
 
