@@ -42,8 +42,9 @@ def main() -> dict[str, float]:
     }
     del feats
     settings = TrainSettings(rounds=5, local_steps=30)
-    plan = FederationPlan(members=ALL_MEMBERS, jobs=(Job("bench", ALL_MEMBERS, settings=settings),),
-                          sim_data_dir=str(data_dir))
+    plan = FederationPlan(
+        members=ALL_MEMBERS, jobs=(Job("bench", ALL_MEMBERS, settings=settings),), sim_data_dir=str(data_dir)
+    )
     t3 = time.perf_counter()
     outcome = run_plan(plan)[0]
     figures["federation_total_s"] = time.perf_counter() - t3
@@ -51,15 +52,19 @@ def main() -> dict[str, float]:
     wall = sum(h.wall_s for h in steady) / len(steady)
     local_max = sum(h.local_compute_max_s or 0.0 for h in steady) / len(steady)
     local_mean = sum(h.local_compute_mean_s or 0.0 for h in steady) / len(steady)
-    figures.update({
-        "round_wall_s": wall,
-        "round_local_compute_max_s": local_max,
-        "round_local_compute_mean_s": local_mean,
-        "round_coordination_s": wall - local_max,
-        "coordination_share": (wall - local_max) / wall,
-        "peak_rss_mb": _peak_rss_mb(),
-    })
-    print(f"stress bench ({len(ALL_MEMBERS)} members, {settings.local_steps} local steps, {outcome.n_parameters} params)")
+    figures.update(
+        {
+            "round_wall_s": wall,
+            "round_local_compute_max_s": local_max,
+            "round_local_compute_mean_s": local_mean,
+            "round_coordination_s": wall - local_max,
+            "coordination_share": (wall - local_max) / wall,
+            "peak_rss_mb": _peak_rss_mb(),
+        }
+    )
+    print(
+        f"stress bench ({len(ALL_MEMBERS)} members, {settings.local_steps} local steps, {outcome.n_parameters} params)"
+    )
     for key, value in figures.items():
         print(f"  {key:32s} {value:10.3f}")
     return figures

@@ -29,7 +29,10 @@ def test_opt_in_leaves_the_environment_alone(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize("module", ["fedrisk.cli.app", "fedrisk.federation.member_node"])
 def test_entry_points_switch_off_telemetry_on_import(module: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in OFFLINE_ENV}
-    code = f"import os, {module}; print(os.environ.get('FLWR_TELEMETRY_ENABLED'), os.environ.get('RAY_USAGE_STATS_ENABLED'))"
+    code = (
+        f"import os, {module}; "
+        "print(os.environ.get('FLWR_TELEMETRY_ENABLED'), os.environ.get('RAY_USAGE_STATS_ENABLED'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0", "0"]
