@@ -7,6 +7,7 @@ and embedded as a base64 PNG; no script, font or stylesheet is fetched from anyw
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -258,6 +259,17 @@ def _privacy_section(run: RunData) -> Section:
         html += table(
             cols, [[cell(r.get(c)) for c in cols] for r in view.curve], key="privacy_curve", caption="Privacy / utility"
         )
+    drawn = run.run_dir / "privacy_utility.png"
+    if drawn.is_file():
+        html += figure(
+            lambda p: shutil.copyfile(drawn, p),
+            alt="test AUPRC against the epsilon spent",
+            caption="Privacy / utility: median test AUPRC of the stress model at each ε actually spent.",
+            key="privacy_utility",
+        )
+    ratio = as_mapping(as_mapping(run.results.get("privacy")).get("secagg_timing")).get("ratio")
+    if isinstance(ratio, int | float):
+        html += paragraph(f"SecAgg+ round time is {ratio:.2f}× plain FedAvg, measured side by side in this run.")
     return Section("privacy", title, html, True)
 
 

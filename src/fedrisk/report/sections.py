@@ -91,6 +91,11 @@ def _budgets(section: Mapping[str, Any], members: list[str]) -> dict[str, float]
     return out
 
 
+def _scalar_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The scalar entries of a curve row (per-member mappings are summarised by the row's medians)."""
+    return {k: v for k, v in row.items() if v is None or isinstance(v, str | int | float)}
+
+
 def read_privacy(results: Mapping[str, Any]) -> PrivacyView | Absent:
     """The ``privacy`` section: ``ledger[]`` entries (member, round, epsilon_after), optional policy/budgets/curve."""
     raw = results.get("privacy")
@@ -103,7 +108,8 @@ def read_privacy(results: Mapping[str, Any]) -> PrivacyView | Absent:
     if not isinstance(raw, Mapping):
         return Absent("results.json has a 'privacy' entry that is not an object; it cannot be shown.", error=True)
     spent = _ledger_series(as_list(raw.get("ledger")))
-    curve = tuple(as_mapping(r) for r in as_list(raw.get("utility_curve")) if isinstance(r, Mapping))
+    curve_rows = raw.get("utility_curve", raw.get("curve"))
+    curve = tuple(_scalar_fields(as_mapping(r)) for r in as_list(curve_rows) if isinstance(r, Mapping))
     if not spent and not curve:
         return Absent("The privacy section has no ledger entries and no privacy/utility curve.", error=True)
     mode = raw.get("mode")
