@@ -64,8 +64,12 @@ class PrivacySettings:
     secure_mode: bool = True
 
 
+PRIVACY_MAX_ROUNDS = 5
+"""Rounds of each privacy job in the full demo (five jobs under SecAgg+: kept short for the demo's time budget)."""
+
+
 def _settings(cfg: StressConfig) -> PrivacySettings:
-    return PrivacySettings(cfg.members, cfg.federated.rounds, cfg.federated.local_steps)
+    return PrivacySettings(cfg.members, min(cfg.federated.rounds, PRIVACY_MAX_ROUNDS), cfg.federated.local_steps)
 
 
 def _member_job(config: dict[str, ConfigValue], member: str) -> MemberJob:
