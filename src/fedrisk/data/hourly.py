@@ -210,7 +210,7 @@ def load_hourly_csv(path: Path, *, venue: str | None = None) -> HourlySeries:
         non_positive |= values <= 0
     rejected = tuple(f"{path.name}:{i + skip + 2}: non-positive price" for i in np.flatnonzero(non_positive))
     for message in rejected:
-        _log.warning("rejected row %s", message)
+        _log.info("rejected row %s", message)
     if non_positive.all():
         raise _bad_line(path, non_positive, skip, "every row has a non-positive price", raw)
     if non_positive.any():
