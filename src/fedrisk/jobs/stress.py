@@ -35,7 +35,7 @@ from fedrisk.federation.coordinator import JobOutcome
 from fedrisk.federation.plan import FederationPlan, Job
 from fedrisk.federation.runner import run_plan
 from fedrisk.jobs.stress_config import StressConfig
-from fedrisk.jobs.stress_models import Baselines, fit_baselines, fit_graph, new_model, prepare, seeded_rng
+from fedrisk.jobs.stress_models import Baselines, Fitted, fit_baselines, fit_graph, new_model, prepare, seeded_rng
 from fedrisk.jobs.trail import RunTrail
 from fedrisk.models.baselines import Scorer, predict_cells
 from fedrisk.models.saved import SavedMember, save_model
@@ -143,17 +143,40 @@ def _heuristic_preds(run: StressRun) -> None:
         run.test_preds["heuristic"][m] = h[tm.test_idx]
 
 
+def _fit(
+    run: StressRun,
+    members: list[TorchMember],
+    *,
+    max_steps: int,
+    eval_every: int,
+    name: str,
+    lr: float = 1e-3,
+    init: list[np.ndarray] | None = None,
+) -> Fitted:
+    """:func:`fit_graph` with the run's model shape and seed."""
+    fed = run.config.federated
+    return fit_graph(
+        members,
+        window=fed.window,
+        hidden=fed.hidden,
+        seed=fed.seed,
+        max_steps=max_steps,
+        eval_every=eval_every,
+        name=name,
+        lr=lr,
+        init=init,
+    )
+
+
 def fit_all(run: StressRun, step: Step) -> None:
     """Every model of the comparison: federated jobs' outcomes, local, central, fine-tuned, baselines."""
-    cfg, fed = run.config, run.config.federated
+    cfg = run.config
     members = list(run.members.values())
     step("local-only graph models")
     local = {
-        m: fit_graph(
+        m: _fit(
+            run,
             [tm],
-            window=fed.window,
-            hidden=fed.hidden,
-            seed=fed.seed,
             max_steps=cfg.local_max_steps,
             eval_every=cfg.local_eval_every,
             name=f"local-{m}",
@@ -161,11 +184,9 @@ def fit_all(run: StressRun, step: Step) -> None:
         for m, tm in run.members.items()
     }
     step("centralised graph model (pooled reference)")
-    central = fit_graph(
+    central = _fit(
+        run,
         members,
-        window=fed.window,
-        hidden=fed.hidden,
-        seed=fed.seed,
         max_steps=cfg.central_max_steps,
         eval_every=cfg.central_eval_every,
         name="central",
@@ -173,11 +194,9 @@ def fit_all(run: StressRun, step: Step) -> None:
     step("fine-tuning the federated model locally")
     fed_w = run.outcomes["federated"].weights
     tuned = {
-        m: fit_graph(
+        m: _fit(
+            run,
             [tm],
-            window=fed.window,
-            hidden=fed.hidden,
-            seed=fed.seed,
             max_steps=cfg.finetune_steps,
             eval_every=cfg.finetune_eval_every,
             name=f"tune-{m}",
@@ -309,22 +328,18 @@ def onboarding(run: StressRun, step: Step) -> list[dict[str, Any]]:
             y, p_fed = _cells(tm, tm.test_idx, predict(model, tm, tm.test_idx))
             res["auprc_federated"] = _r(auprc(y, p_fed))
             if k > 0 and tm.n_train > 0:
-                loc = fit_graph(
+                loc = _fit(
+                    run,
                     [tm],
-                    window=fed.window,
-                    hidden=fed.hidden,
-                    seed=fed.seed,
                     max_steps=cfg.onboarding_local_steps,
                     eval_every=cfg.onboarding_local_steps // 3,
                     name=f"onb-local-{m}-{k}",
                 )
                 set_weights(model, loc.weights)
                 res["auprc_local"] = _r(auprc(*_cells(tm, tm.test_idx, predict(model, tm, tm.test_idx))))
-                tuned = fit_graph(
+                tuned = _fit(
+                    run,
                     [tm],
-                    window=fed.window,
-                    hidden=fed.hidden,
-                    seed=fed.seed,
                     max_steps=cfg.finetune_steps,
                     eval_every=cfg.finetune_eval_every,
                     name=f"onb-tune-{m}-{k}",
