@@ -205,20 +205,18 @@ def _metric(record: MetricRecord | None, key: str) -> float | None:
     return float(record[key])  # type: ignore[arg-type]
 
 
-def run_job(
-    grid: Grid, plan: FederationPlan, job: Job, nodes: dict[str, int], *, init: list[np.ndarray] | None = None
-) -> JobOutcome:
-    """Run one job on Flower's strategy loop and pick the best round by federated validation loss."""
-    missing = [m for m in job.cohort if m not in nodes]
-    if len(job.cohort) - len(missing) < MIN_COHORT:
-        raise QuorumError(f"job '{job.name}': members {missing} are not connected; fewer than {MIN_COHORT} remain.")
-    cohort = {nodes[m] for m in job.cohort if m in nodes}
-    strategy: CohortFedAvg | CohortFedProx
-    if job.strategy == "fedprox":
-        strategy = CohortFedProx(cohort, job.settings.proximal_mu, evaluate=job.select_by_validation)
-    else:
-        strategy = CohortFedAvg(cohort, evaluate=job.select_by_validation)
-    init = initial_weights(job) if init is None else init
+def cohort_nodes(job_name: str, cohort: tuple[str, ...], nodes: dict[str, int]) -> set[int]:
+    """Node ids of a job's cohort; refuses when fewer than the minimum cohort are connected."""
+    missing = [m for m in cohort if m not in nodes]
+    if len(cohort) - len(missing) < MIN_COHORT:
+        raise QuorumError(f"job '{job_name}': members {missing} are not connected; fewer than {MIN_COHORT} remain.")
+    return {nodes[m] for m in cohort if m in nodes}
+
+
+def run_rounds(
+    strategy: _CohortMixin, grid: Grid, init: list[np.ndarray], *, rounds: int, config: ConfigRecord
+) -> tuple[list[RoundRecord], dict[int, list[np.ndarray]]]:
+    """Run ``rounds`` rounds of a cohort strategy; return each round's record and its global model."""
     per_round: dict[int, list[np.ndarray]] = {0: init}
     stamps: dict[int, float] = {0: time.perf_counter()}
 
@@ -227,17 +225,16 @@ def run_job(
         stamps[server_round] = time.perf_counter()
         return None
 
-    config = ConfigRecord(job_config(plan, job))  # type: ignore[arg-type]
-    result = strategy.start(
+    result = strategy.start(  # type: ignore[attr-defined]
         grid=grid,
         initial_arrays=ArrayRecord(init),
-        num_rounds=job.settings.rounds,
+        num_rounds=rounds,
         train_config=config,
         evaluate_config=config,
         evaluate_fn=keep,
     )
     history = []
-    for rnd in range(1, job.settings.rounds + 1):
+    for rnd in range(1, rounds + 1):
         ev = result.evaluate_metrics_clientapp.get(rnd)
         tr = result.train_metrics_clientapp.get(rnd)
         failed = rnd in strategy.failed_rounds
@@ -255,6 +252,22 @@ def run_job(
                 claims={} if failed else strategy.claims.get(rnd, {}),
             )
         )
+    return history, per_round
+
+
+def run_job(
+    grid: Grid, plan: FederationPlan, job: Job, nodes: dict[str, int], *, init: list[np.ndarray] | None = None
+) -> JobOutcome:
+    """Run one job on Flower's strategy loop and pick the best round by federated validation loss."""
+    cohort = cohort_nodes(job.name, job.cohort, nodes)
+    strategy: CohortFedAvg | CohortFedProx
+    if job.strategy == "fedprox":
+        strategy = CohortFedProx(cohort, job.settings.proximal_mu, evaluate=job.select_by_validation)
+    else:
+        strategy = CohortFedAvg(cohort, evaluate=job.select_by_validation)
+    init = initial_weights(job) if init is None else init
+    config = ConfigRecord(job_config(plan, job))  # type: ignore[arg-type]
+    history, per_round = run_rounds(strategy, grid, init, rounds=job.settings.rounds, config=config)
     committed = [h for h in history if h.status == "committed"]
     if not committed:
         raise FederationError(f"job '{job.name}': no round committed; no model is published.")

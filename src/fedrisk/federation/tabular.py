@@ -36,14 +36,16 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedXgbBagging
 
 from fedrisk._env import quiet_and_offline
-from fedrisk.errors import MIN_COHORT, ConfigError, DataNotFoundError, FederationError, QuorumError
+from fedrisk.errors import MIN_COHORT, ConfigError, DataNotFoundError, FederationError
 from fedrisk.evaluation.metrics import auprc
 from fedrisk.federation.coordinator import (
     CohortFedAvg,
     RoundRecord,
     _aggregate_train_metrics,
     _CohortMixin,
+    cohort_nodes,
     roll_call_nodes,
+    run_rounds,
 )
 from fedrisk.federation.runner import server_app_running, simulate
 from fedrisk.models.tabular import (
@@ -329,62 +331,19 @@ def roll_call(grid: Grid, plan: TabularPlan, *, timeout: float = 600.0) -> dict[
     return roll_call_nodes(grid, len(plan.members), dict(job_config(plan, plan.jobs[0])), timeout=timeout)
 
 
-def _metric(record: MetricRecord | None, key: str) -> float | None:
-    if record is None or key not in record:
-        return None
-    return float(record[key])  # type: ignore[arg-type]
-
-
 def run_tabular_job(grid: Grid, plan: TabularPlan, job: TabularJob, nodes: dict[str, int]) -> TabularOutcome:
     """Run one job on Flower's strategy loop; keep the round with the lowest federated validation loss."""
-    missing = [m for m in job.cohort if m not in nodes]
-    if len(job.cohort) - len(missing) < MIN_COHORT:
-        raise QuorumError(f"job '{job.name}': members {missing} are not connected; fewer than {MIN_COHORT} remain.")
-    cohort = {nodes[m] for m in job.cohort if m in nodes}
+    cohort = cohort_nodes(job.name, job.cohort, nodes)
     strategy: CohortFedAvg | CohortFedXgbBagging = (
         CohortFedAvg(cohort) if job.model == "mlp" else CohortFedXgbBagging(cohort)
     )
-    init = initial_arrays(job)
-    per_round: dict[int, list[np.ndarray]] = {0: init}
-    stamps: dict[int, float] = {0: time.perf_counter()}
-
-    def keep(server_round: int, arrays: ArrayRecord) -> MetricRecord | None:
-        per_round[server_round] = arrays.to_numpy_ndarrays()
-        stamps[server_round] = time.perf_counter()
-        return None
-
     config = ConfigRecord(job_config(plan, job))  # type: ignore[arg-type]
-    result = strategy.start(
-        grid=grid,
-        initial_arrays=ArrayRecord(init),
-        num_rounds=job.rounds,
-        train_config=config,
-        evaluate_config=config,
-        evaluate_fn=keep,
-    )
-    history = [_round_record(result, strategy, stamps, rnd) for rnd in range(1, job.rounds + 1)]
+    history, per_round = run_rounds(strategy, grid, initial_arrays(job), rounds=job.rounds, config=config)
     scored = [(h.val_loss, h.round, h.val_auprc) for h in history if h.status == "committed" and h.val_loss is not None]
     if not scored:
         raise FederationError(f"job '{job.name}': no round committed; no model is published.")
     _, best, ap = min(scored)
     return TabularOutcome(job=job, best_round=best, arrays=per_round[best], history=history, val_auprc=ap)
-
-
-def _round_record(result: object, strategy: _CohortMixin, stamps: dict[int, float], rnd: int) -> RoundRecord:
-    ev = result.evaluate_metrics_clientapp.get(rnd)  # type: ignore[attr-defined]
-    tr = result.train_metrics_clientapp.get(rnd)  # type: ignore[attr-defined]
-    failed = rnd in strategy.failed_rounds
-    return RoundRecord(
-        round=rnd,
-        status="failed" if failed else "committed",
-        members=0 if failed else int(_metric(tr, "replies") or 0),
-        val_loss=_metric(ev, "val-loss"),
-        val_auprc=_metric(ev, "val-auprc"),
-        train_loss=_metric(tr, "train-loss"),
-        wall_s=stamps.get(rnd, float("nan")) - stamps.get(rnd - 1, float("nan")),
-        local_compute_max_s=_metric(tr, "train-time-max-s"),
-        local_compute_mean_s=_metric(tr, "train-time-mean-s"),
-    )
 
 
 def coordinate_tabular(grid: Grid, plan: TabularPlan, sink: Callable[[TabularOutcome], None]) -> None:
