@@ -15,6 +15,8 @@ from fedrisk.errors import MIN_COHORT, ConfigError
 from fedrisk.features.panel import Split
 
 StrategyName = Literal["fedavg", "fedprox"]
+AggregationName = Literal["plain", "he"]
+"""How updates reach the coordinator: in clear, or CKKS-encrypted (``fedrisk.federation.he_aggregation``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +60,12 @@ class Job:
     drill_drop: tuple[str, ...] = ()
     """Fault drill: these members fail their training from ``drill_from_round`` on (rehearses dropouts)."""
     drill_from_round: int = 1
+    aggregation: AggregationName = "plain"
+    """``"he"``: members send CKKS-encrypted weighted updates; the coordinator adds ciphertexts only."""
 
     def __post_init__(self) -> None:
+        if self.aggregation not in ("plain", "he"):
+            raise ConfigError(f"job '{self.name}': unknown aggregation {self.aggregation!r} (plain | he)")
         if len(set(self.cohort)) < MIN_COHORT:
             raise ConfigError(
                 f"job '{self.name}' has {len(set(self.cohort))} members; a federation needs at least {MIN_COHORT} "
@@ -88,8 +94,17 @@ class FederationPlan:
     """Only for the simulation engine; a deployed member node reads its own ``data-dir`` node config."""
     outbound_dir: str = ""
     """Where simulated members keep their outbound logs (a deployed node keeps its own); empty: none."""
+    he_keys_dir: str = ""
+    """``aggregation = "he"`` jobs: the key ceremony's directory (``fedrisk he keygen --scheme ckks``); the
+    coordinator reads ``public.json`` only, each simulated member its own ``members/<id>.key.json``."""
+    he_clip_norm: float = 0.0
+    """``aggregation = "he"``: members clip their update to this L2 norm before encrypting (0: no clipping)."""
 
     def __post_init__(self) -> None:
+        if any(j.aggregation == "he" for j in self.jobs) and not self.he_keys_dir:
+            raise ConfigError("a job with aggregation 'he' needs he_keys_dir (run `fedrisk he keygen --scheme ckks`)")
+        if self.he_clip_norm < 0:
+            raise ConfigError(f"he_clip_norm must be >= 0, got {self.he_clip_norm}")
         unknown = {m for job in self.jobs for m in job.cohort} - set(self.members)
         if unknown:
             raise ConfigError(f"jobs name members not in the federation: {sorted(unknown)}")
@@ -111,6 +126,9 @@ def job_config(plan: FederationPlan, job: Job) -> dict[str, str | int | float | 
         "sim-data-dir": plan.sim_data_dir,
         "outbound-dir": plan.outbound_dir,
         "privacy-mode": "plain",
+        "aggregation": job.aggregation,
+        "he-keys-dir": plan.he_keys_dir,
+        "he-clip-norm": plan.he_clip_norm,
         "train-start": plan.split.train_start.isoformat(),
         "val-start": plan.split.val_start.isoformat(),
         "test-start": plan.split.test_start.isoformat(),
