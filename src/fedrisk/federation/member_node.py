@@ -30,6 +30,7 @@ from fedrisk.evaluation.metrics import auprc
 from fedrisk.features.panel import Split
 from fedrisk.features.pipeline import member_panel
 from fedrisk.features.stress import FEATURES
+from fedrisk.federation import drills
 from fedrisk.models.stgraph import (
     ModelConfig,
     STGraphNet,
@@ -123,6 +124,13 @@ def load_member(member: str, data_dir: str, split: Split, window: int, months: f
     )
 
 
+def _drilled_data(config: ConfigRecord, job: MemberJob) -> TorchMember:
+    """The member's data, as the contribution drills (:mod:`fedrisk.federation.drills`) plant it; else its own."""
+    source = drills.data_source(config, job.member)
+    data = load_member(source, str(job.data_dir), job.split, job.window, job.months)
+    return drills.planted(config, job.member, data, job.seed)
+
+
 def member_rng(seed: int, member: str, server_round: int) -> np.random.Generator:
     """A per-member, per-round generator (research seeding; not privacy noise)."""
     return np.random.default_rng([seed, zlib.crc32(member.encode()), server_round])
@@ -177,9 +185,12 @@ def train(msg: Message, context: Context) -> Message:
         config.get("drill-from-round", 1)  # type: ignore[arg-type]
     ):
         raise RoundFailedError(f"fault drill: member {job.member} drops out of round {server_round}")
-    data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
+    data = _drilled_data(config, job)  # type: ignore[arg-type]
     model = _model(job, msg.content["arrays"])  # type: ignore[arg-type]
-    loss, elapsed = local_train(job, data, model, server_round)
+    if drills.free_rides(config, job.member):  # type: ignore[arg-type]  # contribution drill: a zero update
+        loss, elapsed = 0.0, 0.0
+    else:
+        loss, elapsed = local_train(job, data, model, server_round)
     weights = get_weights(model)
     claim = record_outbound(config, job.member, server_round, weights)  # type: ignore[arg-type]
     metrics = MetricRecord({"num-examples": data.n_train, "train-loss": loss, "train-time-s": elapsed})
@@ -219,11 +230,16 @@ def evaluate(msg: Message, context: Context) -> Message:
     torch.set_num_threads(1)
     config = msg.content["config"]
     job = parse_job(context, config)  # type: ignore[arg-type]
-    data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
+    data = _drilled_data(config, job)  # type: ignore[arg-type]
     model = _model(job, msg.content["arrays"])  # type: ignore[arg-type]
     loss, n, ap = validate(model, data)
     metrics = MetricRecord(
-        {"num-examples": n, "val-loss": loss if n else 0.0, "val-auprc": ap if ap is not None else 0.0}
+        {
+            "num-examples": n,
+            "val-loss": loss if n else 0.0,
+            "val-auprc": ap if ap is not None else 0.0,
+            "val-auprc-defined": int(ap is not None),
+        }
     )
     return Message(content=RecordDict({"metrics": metrics}), reply_to=msg)
 
@@ -233,6 +249,6 @@ def query(msg: Message, context: Context) -> Message:
     """Roll call: the member id and how many training examples it would bring to the job."""
     config = msg.content["config"]
     job = parse_job(context, config)  # type: ignore[arg-type]
-    data = load_member(job.member, str(job.data_dir), job.split, job.window, job.months)
+    data = _drilled_data(config, job)  # type: ignore[arg-type]
     reply = ConfigRecord({"member": job.member, "n-train": data.n_train})
     return Message(content=RecordDict({"member": reply}), reply_to=msg)
