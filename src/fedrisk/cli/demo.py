@@ -72,9 +72,22 @@ def demo(
     seed: SeedOpt = 7,
     keys_dir: KeysDirOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
+    sections: Annotated[
+        str | None,
+        typer.Option(
+            "--sections",
+            help="Comma-separated sections to run (default: all; the stress federation always runs). "
+            "See `fedrisk.jobs.demo.SECTIONS`.",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a federation of exchanges on real data: local vs federated vs centralised, privacy, fraud, credit."""
-    results, run_dir = run_job(data_dir, out, quick=quick, seed=seed, keys_dir=keys_dir, show_progress=not json_out)
+    chosen = None if sections is None else tuple(s.strip() for s in sections.split(",") if s.strip())
+    if chosen is not None and "stress" not in chosen:
+        chosen = ("stress", *chosen)
+    results, run_dir = run_job(
+        data_dir, out, quick=quick, seed=seed, keys_dir=keys_dir, show_progress=not json_out, sections=chosen
+    )
     if json_out:
         print_json(results)
         return
