@@ -261,7 +261,11 @@ def run_job(
     """Run one job on Flower's strategy loop and pick the best round by federated validation loss."""
     cohort = cohort_nodes(job.name, job.cohort, nodes)
     strategy: CohortFedAvg | CohortFedProx
-    if job.strategy == "fedprox":
+    if job.aggregation == "he":  # encrypted updates (FedProx's mu travels in the job config either way)
+        from fedrisk.federation.he_aggregation import he_strategy
+
+        strategy = he_strategy(plan, cohort, evaluate=job.select_by_validation)
+    elif job.strategy == "fedprox":
         strategy = CohortFedProx(cohort, job.settings.proximal_mu, evaluate=job.select_by_validation)
     else:
         strategy = CohortFedAvg(cohort, evaluate=job.select_by_validation)

@@ -31,6 +31,7 @@ from fedrisk.features.panel import Split
 from fedrisk.features.pipeline import member_panel
 from fedrisk.features.stress import FEATURES
 from fedrisk.federation import drills
+from fedrisk.federation.he_aggregation import DECRYPT_ACTION, he_decrypt, he_train_reply, wants_he
 from fedrisk.models.stgraph import (
     ModelConfig,
     STGraphNet,
@@ -192,8 +193,10 @@ def train(msg: Message, context: Context) -> Message:
     else:
         loss, elapsed = local_train(job, data, model, server_round)
     weights = get_weights(model)
-    claim = record_outbound(config, job.member, server_round, weights)  # type: ignore[arg-type]
     metrics = MetricRecord({"num-examples": data.n_train, "train-loss": loss, "train-time-s": elapsed})
+    if wants_he(config):  # type: ignore[arg-type]  # aggregation "he": the update leaves the node encrypted
+        return he_train_reply(msg, config, job.member, data.n_train, weights, metrics)  # type: ignore[arg-type]
+    claim = record_outbound(config, job.member, server_round, weights)  # type: ignore[arg-type]
     content = RecordDict({"arrays": ArrayRecord(weights), "metrics": metrics, "claim": ConfigRecord(claim)})  # type: ignore[arg-type]
     return Message(content=content, reply_to=msg)
 
@@ -252,3 +255,6 @@ def query(msg: Message, context: Context) -> Message:
     data = _drilled_data(config, job)  # type: ignore[arg-type]
     reply = ConfigRecord({"member": job.member, "n-train": data.n_train})
     return Message(content=RecordDict({"member": reply}), reply_to=msg)
+
+
+app.query(DECRYPT_ACTION)(he_decrypt)  # aggregation "he": one member decrypts the round's encrypted sum
