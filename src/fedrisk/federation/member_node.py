@@ -11,8 +11,10 @@ loss and timing, and validation loss/AUPRC on its own validation period. Never r
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +48,7 @@ from fedrisk.models.stgraph import (
 
 quiet_and_offline()  # a deployed node imports this module directly: keep it offline from the first line
 app = ClientApp()
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +199,7 @@ def train(msg: Message, context: Context) -> Message:
     metrics = MetricRecord({"num-examples": data.n_train, "train-loss": loss, "train-time-s": elapsed})
     if wants_he(config):  # type: ignore[arg-type]  # aggregation "he": the update leaves the node encrypted
         return he_train_reply(msg, config, job.member, data.n_train, weights, metrics)  # type: ignore[arg-type]
-    claim = record_outbound(config, job.member, server_round, weights)  # type: ignore[arg-type]
+    claim = record_outbound(config, job.member, server_round, weights, node_config=context.node_config)  # type: ignore[arg-type]
     content = RecordDict({"arrays": ArrayRecord(weights), "metrics": metrics, "claim": ConfigRecord(claim)})  # type: ignore[arg-type]
     return Message(content=content, reply_to=msg)
 
@@ -207,16 +210,26 @@ def update_payload(weights: list[np.ndarray]) -> bytes:
 
 
 def record_outbound(
-    config: ConfigRecord, member: str, server_round: int, weights: list[np.ndarray]
+    config: ConfigRecord,
+    member: str,
+    server_round: int,
+    weights: list[np.ndarray],
+    *,
+    node_config: Mapping[str, object] | None = None,
 ) -> dict[str, str | int]:
     """Log what this member sends (round, size, SHA-256, privacy parameters) and return the claim it states.
 
-    The log lives with the member (``outbound-dir`` of the job config, one file per job and member); the member
-    later countersigns the coordinator's round record only if the record's claim matches this log.
+    The log lives with the member, one file per job and member: a deployed node (node config ``member=``) uses
+    its own node config's ``outbound-dir`` and never a path sent by the coordinator; a simulated member uses the
+    job config's ``outbound-dir``. The member later countersigns the coordinator's round record only if the
+    record's claim matches this log.
     """
     payload = update_payload(weights)
     privacy = {"mode": str(config.get("privacy-mode", "plain"))}
-    outbound_dir = str(config.get("outbound-dir", ""))
+    deployed = node_config is not None and "member" in node_config
+    outbound_dir = str((node_config or {}).get("outbound-dir", "")) if deployed else str(config.get("outbound-dir", ""))
+    if deployed and outbound_dir and not _SAFE_NAME.fullmatch(str(config["job"])):
+        raise ConfigError(f"job name {str(config['job'])!r} is not a safe file name; refusing to log under it")
     if outbound_dir:
         path = Path(outbound_dir) / str(config["job"]) / f"{member}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
