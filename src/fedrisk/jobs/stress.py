@@ -34,6 +34,7 @@ from fedrisk.features.stress import FEATURES
 from fedrisk.federation.coordinator import JobOutcome
 from fedrisk.federation.plan import FederationPlan, Job
 from fedrisk.federation.runner import run_plan
+from fedrisk.jobs.counterfactuals import save_counterfactuals
 from fedrisk.jobs.stress_config import StressConfig
 from fedrisk.jobs.stress_models import Baselines, Fitted, fit_baselines, fit_graph, new_model, prepare, seeded_rng
 from fedrisk.jobs.trail import RunTrail
@@ -578,6 +579,7 @@ def run_stress(
     sha = save_federated_model(run, out_dir, ew, float(np.median(thr_values)) if thr_values else None)
     if trail is not None:
         trail.model_published(out_dir / "model", weights_sha256=sha, job="federated")
+    save_counterfactuals(run, out_dir, ew, trail)  # leave-one-member-out models for `fedrisk explain members`
     test_index.to_csv(out_dir / "stress_index.csv", index=False)
     timings["total_s"] = time.perf_counter() - t0
     fed_out = outcomes["federated"]
