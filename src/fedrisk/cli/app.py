@@ -17,6 +17,7 @@ from fedrisk.cli import contribution as contribution_cli  # noqa: E402
 from fedrisk.cli import coordinator as coordinator_cli  # noqa: E402
 from fedrisk.cli import data as data_cli  # noqa: E402
 from fedrisk.cli import demo as demo_cli  # noqa: E402
+from fedrisk.cli import explain as explain_cli  # noqa: E402
 from fedrisk.cli import fraud as fraud_cli  # noqa: E402
 from fedrisk.cli import he as he_cli  # noqa: E402
 from fedrisk.cli import member as member_cli  # noqa: E402
@@ -46,6 +47,7 @@ app.add_typer(he_cli.app, name="he")
 app.command(name="redteam")(redteam_cli.redteam)
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(contribution_cli.app, name="contribution")
+app.add_typer(explain_cli.app, name="explain")
 app.add_typer(constitution_cli.app, name="constitution")
 app.add_typer(contracts_cli.app, name="contracts")
 app.add_typer(coordinator_cli.app, name="coordinator")
