@@ -11,6 +11,7 @@ loss and timing, and validation loss/AUPRC on its own validation period. Never r
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 import zlib
@@ -34,6 +35,7 @@ from fedrisk.features.pipeline import member_panel
 from fedrisk.features.stress import FEATURES
 from fedrisk.federation import drills
 from fedrisk.federation.he_aggregation import DECRYPT_ACTION, he_decrypt, he_train_reply, wants_he
+from fedrisk.federation.record_dp import RecordDP, outbound_privacy, record_dp_local_train
 from fedrisk.models.stgraph import (
     ModelConfig,
     STGraphNet,
@@ -67,6 +69,8 @@ class MemberJob:
     weight_decay: float
     proximal_mu: float
     seed: int
+    record_dp: RecordDP | None = None
+    """Record-level DP-SGD (``dp-level = "record"``, :mod:`fedrisk.federation.record_dp`); else plain training."""
 
 
 def _identify(context: Context, config: ConfigRecord) -> tuple[str, Path]:
@@ -109,6 +113,7 @@ def parse_job(context: Context, config: ConfigRecord) -> MemberJob:
         weight_decay=float(config["weight-decay"]),  # type: ignore[arg-type]
         proximal_mu=float(config.get("proximal-mu", 0.0)),  # type: ignore[arg-type]
         seed=int(config["seed"]),  # type: ignore[arg-type]
+        record_dp=RecordDP.from_config(config),
     )
 
 
@@ -154,6 +159,8 @@ def _model(job: MemberJob, arrays: ArrayRecord) -> STGraphNet:
 
 def local_train(job: MemberJob, data: TorchMember, model: STGraphNet, server_round: int) -> tuple[float, float]:
     """The member's local training of one round (in place); returns the mean loss and the seconds it took."""
+    if job.record_dp is not None:  # record-level DP-SGD: budget gate, DP-SGD, ledger (the loss stays local)
+        return record_dp_local_train(job, data, model, server_round)
     start = time.perf_counter()
     loss = train_steps(
         model,
@@ -225,7 +232,7 @@ def record_outbound(
     record's claim matches this log.
     """
     payload = update_payload(weights)
-    privacy = {"mode": str(config.get("privacy-mode", "plain"))}
+    privacy = outbound_privacy(config, member, server_round)  # record-level DP: mode, z, clip, q, steps, ε so far
     deployed = node_config is not None and "member" in node_config
     outbound_dir = str((node_config or {}).get("outbound-dir", "")) if deployed else str(config.get("outbound-dir", ""))
     if deployed and outbound_dir and not _SAFE_NAME.fullmatch(str(config["job"])):
@@ -237,7 +244,10 @@ def record_outbound(
         sha, size = entry.sha256, entry.size
     else:
         sha, size = hashlib.sha256(payload).hexdigest(), len(payload)
-    return {"member": member, "sha256": sha, "size": size, "privacy-mode": privacy["mode"]}
+    claim: dict[str, str | int] = {"member": member, "sha256": sha, "size": size, "privacy-mode": str(privacy["mode"])}
+    if set(privacy) != {"mode"}:  # the full parameters, for the audit record the member countersigns
+        claim["privacy-json"] = json.dumps(privacy, sort_keys=True)
+    return claim
 
 
 @app.evaluate()
