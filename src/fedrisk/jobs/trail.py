@@ -13,6 +13,7 @@ directory); public keys are exported next to the log (``keys/``) for offline ver
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,13 @@ if TYPE_CHECKING:  # scoring imports this module and must not pull in Flower
     from fedrisk.federation.coordinator import JobOutcome
 
 LOG_NAME = "audit.jsonl"
+
+
+def _claimed_privacy(claim: dict[str, Any]) -> dict[str, Any]:
+    """The privacy parameters a member states for its update (record-level DP: z, clip, q, ε; else the mode)."""
+    if "privacy-json" in claim:
+        return dict(json.loads(str(claim["privacy-json"])))
+    return {"mode": claim.get("privacy-mode", "plain")}
 
 
 @dataclass(slots=True)
@@ -53,7 +61,7 @@ class RunTrail:
         job = outcome.job
         for rnd in outcome.history:
             members = [
-                {"id": m, "sha256": c["sha256"], "size": c["size"], "privacy": {"mode": c.get("privacy-mode", "plain")}}
+                {"id": m, "sha256": c["sha256"], "size": c["size"], "privacy": _claimed_privacy(c)}
                 for m, c in sorted(rnd.claims.items())
             ]
             payload = {
