@@ -9,10 +9,13 @@ between the simulation engine and the deployment engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fedrisk.errors import MIN_COHORT, ConfigError
 from fedrisk.features.panel import Split
+
+if TYPE_CHECKING:
+    from fedrisk.federation.record_dp import RecordDP
 
 StrategyName = Literal["fedavg", "fedprox"]
 AggregationName = Literal["plain", "he"]
@@ -62,6 +65,8 @@ class Job:
     drill_from_round: int = 1
     aggregation: AggregationName = "plain"
     """``"he"``: members send CKKS-encrypted weighted updates; the coordinator adds ciphertexts only."""
+    record_dp: RecordDP | None = None
+    """Record-level DP-SGD inside every member (``dp-level = "record"``, :mod:`fedrisk.federation.record_dp`)."""
 
     def __post_init__(self) -> None:
         if self.aggregation not in ("plain", "he"):
@@ -146,4 +151,5 @@ def job_config(plan: FederationPlan, job: Job) -> dict[str, str | int | float | 
         "limited-months": [float(k) for _, k in job.months],
         "drill-drop": list(job.drill_drop),
         "drill-from-round": job.drill_from_round,
+        **(job.record_dp.to_config() if job.record_dp is not None else {}),
     }
