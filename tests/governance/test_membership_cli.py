@@ -196,7 +196,7 @@ def test_cli_member_round_status(tmp_path: Path, example_path: Path) -> None:
     )
     suspended = runner.invoke(member_cli.app, ["suspend", "bitstamp", *common])
     refused = runner.invoke(member_cli.app, ["promote", "gemini", *common])
-    rnd = runner.invoke(round_cli.app, ["now", *common, "--json"])
+    rnd = runner.invoke(round_cli.app, ["now", *common, "--runner", "synthetic", "--json"])
     status = runner.invoke(
         status_cli.app if hasattr(status_cli, "app") else _status_app(), ["--json", *common]
     )
@@ -231,6 +231,6 @@ def test_cli_round_fails_without_quorum(tmp_path: Path, example_path: Path) -> N
     common = ["--constitution", str(example_path), "--state-dir", str(tmp_path / "s")]
     for m in ("binance", "bitfinex", "bitstamp"):
         assert runner.invoke(member_cli.app, ["suspend", m, *common]).exit_code == 0
-    res = runner.invoke(round_cli.app, ["now", *common])
+    res = runner.invoke(round_cli.app, ["now", *common, "--runner", "synthetic"])
     assert res.exit_code != 0 and "QuorumError" in str(res.exception)
     assert seed_members(InMemoryStore(), constitution())  # seeding a fresh store adds all 7

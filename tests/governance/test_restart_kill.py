@@ -29,6 +29,8 @@ def _spawn(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
         "c.toml",
         "--state-dir",
         "state",
+        "--runner",
+        "synthetic",
     ]
     return subprocess.Popen(
         [*cmd, *extra],

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -46,14 +47,31 @@ DbUrlOpt = Annotated[
 ]
 RoundFnOpt = Annotated[
     str | None,
+    typer.Option("--round-fn", help="Custom round runner as 'package.module:callable' (overrides --runner)."),
+]
+RunnerOpt = Annotated[
+    str,
     typer.Option(
-        "--round-fn", help="Round runner as 'package.module:callable' (default: built-in stand-in)."
+        "--runner",
+        help="'stress': real federated stress rounds on Flower (needs --data-dir); "
+        "'synthetic': a stand-in that trains nothing (tests and dry runs only).",
     ),
 ]
 DelayOpt = Annotated[
     float,
-    typer.Option("--runner-delay", help="Built-in runner only: seconds to spend in 'running' (testing)."),
+    typer.Option("--runner-delay", help="Synthetic runner only: seconds to spend in 'running' (testing)."),
 ]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Stress runner: the members' data directory (else FEDRISK_DATA_DIR)."),
+]
+FlRoundsOpt = Annotated[
+    int, typer.Option("--fl-rounds", help="Stress runner: Flower rounds of training per scheduled round.")
+]
+LocalStepsOpt = Annotated[
+    int, typer.Option("--local-steps", help="Stress runner: local minibatch steps per member per Flower round.")
+]
+RUNNERS = ("stress", "synthetic")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 DEFAULT_STATE_DIR = Path("fedrisk-state")
@@ -64,8 +82,42 @@ def open_store(state_dir: Path, db_url: str | None) -> CoordinatorStore:
     return create_store(db_url, state_dir=state_dir)
 
 
+@dataclass(frozen=True, slots=True)
+class RunnerChoice:
+    """The runner options of ``coordinator run`` and ``round now``."""
+
+    runner: str = "stress"
+    round_fn: str | None = None
+    delay_s: float = 0.0
+    data_dir: Path | None = None
+    fl_rounds: int = 1
+    local_steps: int = 30
+
+
+def make_runner(
+    choice: RunnerChoice, constitution: Constitution, store: CoordinatorStore, state_dir: Path
+) -> RoundRunner:
+    """The round runner chosen on the command line: custom ``--round-fn``, ``stress`` (real) or ``synthetic``."""
+    if choice.round_fn is not None:
+        return load_runner(choice.round_fn)
+    if choice.runner == "synthetic":
+        return make_builtin_runner(delay_s=choice.delay_s)
+    if choice.runner != "stress":
+        raise ConfigError(f"--runner {choice.runner!r}: choose one of {', '.join(RUNNERS)}")
+    from fedrisk.cli._common import data_dir_option
+    from fedrisk.governance.stress_runner import StressRoundRunner, StressRunnerSettings
+
+    settings = StressRunnerSettings(
+        data_dir=data_dir_option(choice.data_dir),
+        state_dir=state_dir,
+        fl_rounds=choice.fl_rounds,
+        local_steps=choice.local_steps,
+    )
+    return StressRoundRunner(constitution, store, settings, log=echo_err)
+
+
 def load_runner(spec: str | None, *, delay_s: float = 0.0) -> RoundRunner:
-    """Import ``module:callable`` as the round runner, or return the built-in one."""
+    """Import ``module:callable`` as the round runner, or return the synthetic stand-in."""
     if spec is None:
         return make_builtin_runner(delay_s=delay_s)
     module_name, _, attr = spec.partition(":")
@@ -105,18 +157,24 @@ def run(
     state_dir: StateDirOpt = DEFAULT_STATE_DIR,
     db_url: DbUrlOpt = None,
     once: Annotated[bool, typer.Option("--once", help="Exit after one round has run.")] = False,
+    runner: RunnerOpt = "stress",
+    data_dir: DataDirOpt = None,
+    fl_rounds: FlRoundsOpt = 1,
+    local_steps: LocalStepsOpt = 30,
     round_fn: RoundFnOpt = None,
     runner_delay: DelayOpt = 0.0,
 ) -> None:
     """Start rounds on the constitution's cron schedule until stopped (SIGTERM/Ctrl-C).
 
     On start, rounds left unfinished by a crash are marked failed (never resumed, never committed
-    twice) before the schedule resumes.
+    twice) before the schedule resumes. Rounds are real federated stress rounds (``--runner stress``,
+    the default); ``--runner synthetic`` trains nothing and is for tests and dry runs.
     """
     started = time.perf_counter()
     rules = load_constitution(constitution)
     store = open_store(state_dir, db_url)
-    coordinator = build_coordinator(rules, store, load_runner(round_fn, delay_s=runner_delay))
+    choice = RunnerChoice(runner, round_fn, runner_delay, data_dir, fl_rounds, local_steps)
+    coordinator = build_coordinator(rules, store, make_runner(choice, rules, store, state_dir))
     report = coordinator.recover()
     echo_line(f"ready in {time.perf_counter() - started:.3f} s (recovery {report.seconds * 1000:.1f} ms)")
     stop = threading.Event()

@@ -10,13 +10,18 @@ import typer
 from fedrisk.cli.coordinator import (
     DEFAULT_STATE_DIR,
     ConstitutionOpt,
+    DataDirOpt,
     DbUrlOpt,
     DelayOpt,
+    FlRoundsOpt,
     JsonOpt,
+    LocalStepsOpt,
     RoundFnOpt,
+    RunnerChoice,
+    RunnerOpt,
     StateDirOpt,
     build_coordinator,
-    load_runner,
+    make_runner,
     open_store,
 )
 from fedrisk.errors import RoundFailedError
@@ -36,6 +41,10 @@ def now(
     constitution: ConstitutionOpt,
     state_dir: StateDirOpt = DEFAULT_STATE_DIR,
     db_url: DbUrlOpt = None,
+    runner: RunnerOpt = "stress",
+    data_dir: DataDirOpt = None,
+    fl_rounds: FlRoundsOpt = 1,
+    local_steps: LocalStepsOpt = 30,
     round_fn: RoundFnOpt = None,
     runner_delay: DelayOpt = 0.0,
     as_json: JsonOpt = False,
@@ -48,9 +57,8 @@ def now(
     store = open_store(state_dir, db_url)
     try:
         seed_members(store, rules)
-        record = build_coordinator(
-            rules, store, load_runner(round_fn, delay_s=runner_delay), to_stderr=True
-        ).run_now()
+        choice = RunnerChoice(runner, round_fn, runner_delay, data_dir, fl_rounds, local_steps)
+        record = build_coordinator(rules, store, make_runner(choice, rules, store, state_dir), to_stderr=True).run_now()
     finally:
         store.close()
     if as_json:

@@ -194,7 +194,7 @@ class Coordinator:
             if not member_rights.takes_part:
                 excluded[member.id] = f"status {member.status}"
                 continue
-            if member_rights.contributes_updates:
+            if member_rights.contributes_updates and c.privacy.mode != "none":
                 period = budget_period(
                     scheduled_for, c.privacy.budget_period, c.schedule.timezone, round_id=round_id
                 )
@@ -281,9 +281,11 @@ class Coordinator:
         period = budget_period(
             ctx.scheduled_for, c.privacy.budget_period, c.schedule.timezone, round_id=ctx.round_id
         )
+        # Without differential privacy no ε bound holds: nothing is charged (recording ε would be a false claim).
         privacy = tuple(
             PrivacyEntry(ctx.round_id, m, c.privacy.epsilon_per_round, c.privacy.delta, period)
             for m in ctx.update_contributors
+            if c.privacy.mode != "none"
         )
         scores = {m: float(outcome.contributions.get(m, 0.0)) for m in members}
         contributions = tuple(ContributionEntry(ctx.round_id, m, s) for m, s in scores.items())
