@@ -81,9 +81,7 @@ def test_join_defaults_to_lite_and_rejects_bad_input_without_writing() -> None:
     message = str(info.value)
     assert "invalid" in message and "gold" in message and "display name is empty" in message
     with pytest.raises(GovernanceError, match="already exists"):
-        join_member(
-            store, c, member_id="okx", display_name="O", organisation="O", public_key="k", joined=date.today()
-        )
+        join_member(store, c, member_id="okx", display_name="O", organisation="O", public_key="k", joined=date.today())
     assert len(store.list_members()) == 8
 
 
@@ -152,9 +150,7 @@ def test_suspend_reinstate_and_exit_with_notice() -> None:
     floor=st.floats(0.0, 0.08),
     cap=st.floats(0.34, 1.0),
 )
-def test_reward_split_respects_floor_cap_and_sums_to_one(
-    weights: list[float], floor: float, cap: float
-) -> None:
+def test_reward_split_respects_floor_cap_and_sums_to_one(weights: list[float], floor: float, cap: float) -> None:
     shares = split_fractions({f"m{i}": w for i, w in enumerate(weights)}, floor=floor, cap=cap)
     assert sum(shares.values()) == pytest.approx(1.0, abs=1e-9)
     assert all(floor - 1e-9 <= s <= cap + 1e-9 for s in shares.values())
@@ -197,9 +193,7 @@ def test_cli_member_round_status(tmp_path: Path, example_path: Path) -> None:
     suspended = runner.invoke(member_cli.app, ["suspend", "bitstamp", *common])
     refused = runner.invoke(member_cli.app, ["promote", "gemini", *common])
     rnd = runner.invoke(round_cli.app, ["now", *common, "--runner", "synthetic", "--json"])
-    status = runner.invoke(
-        status_cli.app if hasattr(status_cli, "app") else _status_app(), ["--json", *common]
-    )
+    status = runner.invoke(status_cli.app if hasattr(status_cli, "app") else _status_app(), ["--json", *common])
     # Assert
     assert joined.exit_code == 0, joined.output
     payload = json.loads(joined.output)

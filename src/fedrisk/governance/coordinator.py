@@ -195,9 +195,7 @@ class Coordinator:
                 excluded[member.id] = f"status {member.status}"
                 continue
             if member_rights.contributes_updates and c.privacy.mode != "none":
-                period = budget_period(
-                    scheduled_for, c.privacy.budget_period, c.schedule.timezone, round_id=round_id
-                )
+                period = budget_period(scheduled_for, c.privacy.budget_period, c.schedule.timezone, round_id=round_id)
                 spent = self.store.privacy_spent(member.id, period)
                 if spent + c.privacy.epsilon_per_round > c.privacy.epsilon_budget + 1e-12:
                     excluded[member.id] = f"privacy budget: spent ε={spent:g} of {c.privacy.epsilon_budget:g}"
@@ -278,9 +276,7 @@ class Coordinator:
         unknown = sorted(set(outcome.contributions) - set(members))
         if unknown:
             raise GovernanceError(f"runner reported contributions for non-participants {unknown}")
-        period = budget_period(
-            ctx.scheduled_for, c.privacy.budget_period, c.schedule.timezone, round_id=ctx.round_id
-        )
+        period = budget_period(ctx.scheduled_for, c.privacy.budget_period, c.schedule.timezone, round_id=ctx.round_id)
         # Without differential privacy no ε bound holds: nothing is charged (recording ε would be a false claim).
         privacy = tuple(
             PrivacyEntry(ctx.round_id, m, c.privacy.epsilon_per_round, c.privacy.delta, period)
@@ -336,9 +332,7 @@ class Coordinator:
     def seconds_until_next(self) -> float:
         """Seconds from now to the next fire time."""
         now = self.clock()
-        return max(
-            0.0, (next_fire(self.constitution.schedule, max(now, self._last_handled())) - now).total_seconds()
-        )
+        return max(0.0, (next_fire(self.constitution.schedule, max(now, self._last_handled())) - now).total_seconds())
 
     def serve(self, *, once: bool = False, stop: threading.Event | None = None, poll_s: float = 1.0) -> int:
         """Run rounds on the schedule until ``stop`` is set (or after one round if ``once``).
