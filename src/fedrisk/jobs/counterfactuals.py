@@ -20,6 +20,7 @@ import pandas as pd
 from fedrisk.contribution.counterfactual import COUNTERFACTUALS_DIR, member_deltas
 from fedrisk.data.hourly import load_hourly_dir
 from fedrisk.errors import ConfigError, DataValidationError, ModelError
+from fedrisk.features.pipeline import labelled_features
 from fedrisk.features.stress import FEATURES
 from fedrisk.jobs.scoring import score_frame
 from fedrisk.jobs.trail import require_committed_model
@@ -94,8 +95,10 @@ def load_counterfactuals(run_dir: Path) -> dict[str, SavedModel]:
     return out
 
 
-def _scores(saved: SavedModel, tidy: pd.DataFrame, at: pd.Timestamp, asset: str, venue: str | None) -> pd.DataFrame:
-    frame = score_frame(saved, tidy)
+def _scores(
+    saved: SavedModel, tidy: pd.DataFrame, feats: pd.DataFrame, at: pd.Timestamp, asset: str, venue: str | None
+) -> pd.DataFrame:
+    frame = score_frame(saved, tidy, feats=feats)
     frame = frame[(frame["ts_utc"] == at) & (frame["asset"] == asset)]
     key = venue if venue is not None else "INDEX"
     return frame[frame["venue"] == key][["ts_utc", "asset", "score"]]
@@ -131,11 +134,12 @@ def explain_at(
     venues = sorted(set(saved.members) | ({venue} if venue else set()))
     tidy, _ = load_hourly_dir(data_dir, venues=tuple(venues))
     tidy = tidy[(tidy["ts_utc"] > ts - LOOKBACK) & (tidy["ts_utc"] <= ts)]
-    base = _scores(saved, tidy, ts, asset, venue)
+    feats = labelled_features(tidy)
+    base = _scores(saved, tidy, feats, ts, asset, venue)
     if base.empty:
         where = f"venue {venue}" if venue else "the stress index (needs >= 3 member venues holding it)"
         raise DataValidationError(f"no score of {asset} at {ts:%Y-%m-%d %H:%M} UTC for {where} in {data_dir}")
-    without = {m: _scores(s, tidy, ts, asset, venue) for m, s in cfs.items()}
+    without = {m: _scores(s, tidy, feats, ts, asset, venue) for m, s in cfs.items()}
     what = f"stress score at {venue}" if venue else "stress index score"
     deltas = member_deltas(base, without, what=what)
     return {

@@ -27,11 +27,14 @@ from fedrisk.models.stgraph import TorchMember, predict
 OUTPUT_COLUMNS = ("ts_utc", "venue", "asset", "score", "alarm")
 
 
-def score_frame(saved: SavedModel, tidy: pd.DataFrame) -> pd.DataFrame:
-    """Scores per (hour, venue, asset) for a tidy hourly frame, plus index rows."""
+def score_frame(saved: SavedModel, tidy: pd.DataFrame, *, feats: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Scores per (hour, venue, asset) for a tidy hourly frame, plus index rows.
+
+    ``feats`` (``labelled_features(tidy)``) may be passed to score the same data with several models.
+    """
     if tuple(saved.features) != tuple(saved.metadata["features"]):
         raise ModelError("saved model features are inconsistent with its metadata")
-    feats = labelled_features(tidy)
+    feats = labelled_features(tidy) if feats is None else feats
     window = saved.config.window
     rows = []
     for venue in sorted(feats["venue"].unique()):
