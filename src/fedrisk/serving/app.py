@@ -40,6 +40,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import fedrisk
+from fedrisk.contribution.counterfactual import member_deltas
 from fedrisk.errors import DataError, DataValidationError
 from fedrisk.report.dashboard import dashboard_html, dashboard_state
 from fedrisk.serving import errors as api_errors
@@ -488,6 +489,11 @@ def _add_schemas(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _ts_frame(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores keyed by hour number -> keyed by UTC timestamp (what :func:`member_deltas` takes)."""
+    return scores.assign(ts_utc=pd.to_datetime(scores["hour"].astype("int64") * 3600, unit="s", utc=True))
+
+
 def _explain(registry: Registry, payload: ExplainRequest) -> dict[str, Any]:
     item = payload.item.model_copy(update={"latest_only": True})
     venue, base_scores, _ = score_item(registry.scorer, item)
@@ -496,30 +502,8 @@ def _explain(registry: Registry, payload: ExplainRequest) -> dict[str, Any]:
         base = base[base["asset"] == payload.asset.upper()]
         if base.empty:
             raise Unprocessable(f"asset '{payload.asset}' has no score at the latest hour of this request")
-    out = []
-    for member, scorer in sorted(registry.counterfactuals.items()):
-        _, without, _ = score_item(scorer, item)
-        merged = base.merge(without.frame(), on=["hour", "asset"], suffixes=("", "_without"))
-        for hour, asset, score, without_score in zip(
-            merged["hour"].tolist(),
-            merged["asset"].tolist(),
-            merged["score"].tolist(),
-            merged["score_without"].tolist(),
-            strict=True,
-        ):
-            ts = pd.Timestamp(int(hour) * 3600, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
-            out.append(
-                {
-                    "member": member,
-                    "asset": asset,
-                    "ts_utc": ts,
-                    "score_all": float(score),
-                    "score_without": float(without_score),
-                    "delta": float(score) - float(without_score),
-                    "text": f"without {member} the stress score of {asset} at {ts} would be {without_score:.2f} "
-                    f"instead of {score:.2f}",
-                }
-            )
+    without = {m: _ts_frame(score_item(scorer, item)[1].frame()) for m, scorer in registry.counterfactuals.items()}
+    out = [d.to_dict() for d in member_deltas(_ts_frame(base), without)]
     return {
         "model_sha256": registry.stress.weights_sha256,
         "venue": item.venue,
