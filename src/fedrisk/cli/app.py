@@ -15,6 +15,7 @@ from fedrisk.cli import constitution as constitution_cli  # noqa: E402
 from fedrisk.cli import contracts as contracts_cli  # noqa: E402
 from fedrisk.cli import contribution as contribution_cli  # noqa: E402
 from fedrisk.cli import coordinator as coordinator_cli  # noqa: E402
+from fedrisk.cli import credit as credit_cli  # noqa: E402
 from fedrisk.cli import data as data_cli  # noqa: E402
 from fedrisk.cli import demo as demo_cli  # noqa: E402
 from fedrisk.cli import explain as explain_cli  # noqa: E402
@@ -41,6 +42,7 @@ app = typer.Typer(
 app.command(name="demo")(demo_cli.demo)
 app.add_typer(stress_cli.app, name="stress")
 app.add_typer(fraud_cli.app, name="fraud")
+app.add_typer(credit_cli.app, name="credit")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(privacy_cli.app, name="privacy")
 app.add_typer(he_cli.app, name="he")
