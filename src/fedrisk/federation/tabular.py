@@ -88,6 +88,9 @@ class TabularJob:
     xgb: XgbSettings = field(default_factory=XgbSettings)
     trees_per_round: int = 1
     seed: int = 7
+    data_subdir: str = ""
+    """Members read ``<data-root>/<data_subdir>/<member>.npz``: jobs of one plan may train on different feature
+    sets (the fraud section's missingness-indicator variant) in the same simulation start."""
 
     def __post_init__(self) -> None:
         if len(set(self.cohort)) < MIN_COHORT:
@@ -126,7 +129,7 @@ def job_config(plan: TabularPlan, job: TabularJob) -> dict[str, ConfigValue]:
     return {
         "job": job.name,
         "members": list(plan.members),
-        "data-root": plan.data_root,
+        "data-root": os.path.join(plan.data_root, job.data_subdir) if job.data_subdir else plan.data_root,
         "model": job.model,
         "n-features": job.n_features,
         "hidden": list(job.hidden),
@@ -221,6 +224,48 @@ def _predict(config: ConfigRecord, arrays: ArrayRecord, x: np.ndarray) -> np.nda
     return predict_booster(booster_from_bytes(_booster_bytes(arrays)), x)
 
 
+def mlp_train_settings(config: ConfigRecord) -> MLPTrain:
+    """The local optimisation settings of a job config."""
+    return MLPTrain(
+        steps=int(config["local-steps"]),  # type: ignore[arg-type]
+        batch_size=int(config["batch-size"]),  # type: ignore[arg-type]
+        lr=float(config["lr"]),  # type: ignore[arg-type]
+        weight_decay=float(config["weight-decay"]),  # type: ignore[arg-type]
+    )
+
+
+def local_fit(
+    config: ConfigRecord, member: str, data: MemberTable, arrays: ArrayRecord
+) -> tuple[list[np.ndarray], float]:
+    """One round of local training from the global model: the new MLP weights (or the new trees as one uint8
+    array) and the mean training loss. Shared by the plain ClientApp and the SecAgg+ client
+    (:mod:`fedrisk.federation.tabular_secure`)."""
+    seed, server_round = int(config["seed"]), int(config["server-round"])  # type: ignore[arg-type]
+    if str(config["model"]) == "mlp":
+        mlp = _mlp_from(config, arrays)
+        rng = member_rng(seed, member, server_round)
+        loss = train_mlp(mlp, data.x_train, data.y_train, mlp_train_settings(config), rng=rng)  # type: ignore[arg-type]
+        return get_weights(mlp), loss
+    k = int(config["trees-per-round"])  # type: ignore[arg-type]
+    booster = boost(
+        data.x_train,
+        data.y_train,
+        _xgb_settings(config),
+        rounds=k,
+        seed=seed + server_round,
+        init=_booster_bytes(arrays) or None,
+    )
+    loss = log_loss(data.y_train, predict_booster(booster, data.x_train))
+    return [np.frombuffer(last_trees(booster, k), dtype=np.uint8)], loss
+
+
+def validation_metrics(config: ConfigRecord, data: MemberTable, arrays: ArrayRecord) -> tuple[float, float]:
+    """Validation log loss and AUPRC (0 when undefined) of a global model on a member's validation rows."""
+    probs = _predict(config, arrays, data.x_val)
+    ap = auprc(data.y_val, probs)
+    return log_loss(data.y_val, probs), (ap if ap is not None else 0.0)
+
+
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     """Local training from the received global model; replies with the new weights (or new trees) and metrics."""
@@ -229,34 +274,12 @@ def train(msg: Message, context: Context) -> Message:
     arrays: ArrayRecord = msg.content["arrays"]  # type: ignore[assignment]
     member, path = _identify(context, config)
     data = read_member_table(path)
-    seed, server_round = int(config["seed"]), int(config["server-round"])  # type: ignore[arg-type]
     start = time.perf_counter()
-    if str(config["model"]) == "mlp":
-        mlp = _mlp_from(config, arrays)
-        settings = MLPTrain(
-            steps=int(config["local-steps"]),  # type: ignore[arg-type]
-            batch_size=int(config["batch-size"]),  # type: ignore[arg-type]
-            lr=float(config["lr"]),  # type: ignore[arg-type]
-            weight_decay=float(config["weight-decay"]),  # type: ignore[arg-type]
-        )
-        loss = train_mlp(mlp, data.x_train, data.y_train, settings, rng=member_rng(seed, member, server_round))  # type: ignore[arg-type]
-        reply = ArrayRecord(get_weights(mlp))
-    else:
-        k = int(config["trees-per-round"])  # type: ignore[arg-type]
-        booster = boost(
-            data.x_train,
-            data.y_train,
-            _xgb_settings(config),
-            rounds=k,
-            seed=seed + server_round,
-            init=_booster_bytes(arrays) or None,
-        )
-        loss = log_loss(data.y_train, predict_booster(booster, data.x_train))
-        reply = ArrayRecord([np.frombuffer(last_trees(booster, k), dtype=np.uint8)])
+    weights, loss = local_fit(config, member, data, arrays)
     metrics = MetricRecord(
         {"num-examples": len(data.y_train), "train-loss": loss, "train-time-s": time.perf_counter() - start}
     )
-    return Message(content=RecordDict({"arrays": reply, "metrics": metrics}), reply_to=msg)
+    return Message(content=RecordDict({"arrays": ArrayRecord(weights), "metrics": metrics}), reply_to=msg)
 
 
 @app.evaluate()
@@ -266,15 +289,8 @@ def evaluate(msg: Message, context: Context) -> Message:
     config: ConfigRecord = msg.content["config"]  # type: ignore[assignment]
     _, path = _identify(context, config)
     data = read_member_table(path)
-    probs = _predict(config, msg.content["arrays"], data.x_val)  # type: ignore[arg-type]
-    ap = auprc(data.y_val, probs)
-    metrics = MetricRecord(
-        {
-            "num-examples": len(data.y_val),
-            "val-loss": log_loss(data.y_val, probs),
-            "val-auprc": ap if ap is not None else 0.0,
-        }
-    )
+    val_loss, val_ap = validation_metrics(config, data, msg.content["arrays"])  # type: ignore[arg-type]
+    metrics = MetricRecord({"num-examples": len(data.y_val), "val-loss": val_loss, "val-auprc": val_ap})
     return Message(content=RecordDict({"metrics": metrics}), reply_to=msg)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,41 +26,38 @@ from fedrisk.data.credit import (
     size_skewed_split,
 )
 from fedrisk.data.fraud import stratified_split
-from fedrisk.errors import ConfigError
-from fedrisk.models.tabular import MLPTrain, XgbSettings
+from fedrisk.jobs.tabular import TabularPrivacy, TabularTrainConfig
+
+PRIVACY_LEDGER = "credit_privacy_ledger.sqlite"
+"""The credit federation's ε ledger (``dp`` mode), in the run directory."""
 
 
 @dataclass(frozen=True, slots=True)
-class CreditConfig:
-    """Settings of the credit federation (every one is recorded in the section)."""
+class CreditConfig(TabularTrainConfig):
+    """Settings of the credit federation: the shared tabular settings plus the size skew (every one is recorded
+    in the section)."""
 
-    members: int = 5
     ratio: float = 0.5
     """Lender ``i`` holds a share proportional to ``ratio**i`` of the clients."""
-    val: float = 0.2
-    test: float = 0.2
-    rounds: int = 30
-    xgb_rounds: int = 60
-    """FedXgbBagging rounds: at 30 the federated validation loss was still falling at the last round."""
-    local_steps: int = 20
-    batch_size: int = 128
-    lr: float = 3e-3
-    hidden: tuple[int, ...] = (64, 32)
-    xgb: XgbSettings = field(default_factory=lambda: XgbSettings(eta=0.1, max_depth=4))
-    xgb_max_rounds: int = 400
-    n_boot: int = 200
     max_clients: int | None = None
     """Use the first rows of a seeded permutation of this many clients (tests)."""
-    seed: int = 7
 
-    def __post_init__(self) -> None:
-        if self.members < 3:
-            raise ConfigError(f"a credit federation needs at least 3 lenders, got {self.members}")
+    def task_name(self) -> str:
+        """Name used in messages."""
+        return "credit"
 
 
-def quick_credit_config(seed: int = 7) -> CreditConfig:
+def quick_credit_config(seed: int = 7, privacy: TabularPrivacy | None = None) -> CreditConfig:
     """Fewer rounds and resamples (the demo's ``--quick``)."""
-    return CreditConfig(rounds=6, xgb_rounds=12, local_steps=30, xgb_max_rounds=120, n_boot=50, seed=seed)
+    return CreditConfig(
+        rounds=6,
+        xgb_rounds=12,
+        local_steps=30,
+        xgb_max_rounds=120,
+        n_boot=50,
+        seed=seed,
+        privacy=privacy or TabularPrivacy(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +114,22 @@ def headline(rows: list[dict[str, Any]], kind: str, smallest: int = 2) -> dict[s
 
 
 def run_credit_section(
-    data_dir: Path, out_dir: Path, *, quick: bool = False, seed: int = 7, config: CreditConfig | None = None
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    quick: bool = False,
+    seed: int = 7,
+    config: CreditConfig | None = None,
+    privacy: TabularPrivacy | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate the credit federation; return the ``credit`` section (``out_dir`` is unused for now:
-    no credit model is saved)."""
-    from fedrisk.jobs.tabular import ExperimentSettings, MemberData, run_experiment
+    """Train and evaluate the credit federation; return the ``credit`` section (no credit model is saved; in ``dp``
+    mode the privacy ledger is written to ``out_dir/credit_privacy_ledger.sqlite``)."""
+    from fedrisk.jobs.tabular import MemberData, run_experiment
 
     t0 = time.perf_counter()
     config = config or (quick_credit_config(seed) if quick else CreditConfig(seed=seed))
+    if privacy is not None:
+        config = replace(config, privacy=privacy)
     path = credit_file(data_dir)
     clients = load_credit_clients(path)
     x, y = feature_matrix(clients), clients.labels
@@ -133,21 +138,12 @@ def run_credit_section(
         x, y = x[keep], y[keep]
     splits = split_lenders(y, config)
     members = [MemberData(s.name, x[s.train], y[s.train], x[s.val], y[s.val], x[s.test], y[s.test]) for s in splits]
-    settings = ExperimentSettings(
-        rounds=config.rounds,
-        xgb_rounds=config.xgb_rounds,
-        mlp_train=MLPTrain(steps=config.local_steps, batch_size=config.batch_size, lr=config.lr),
-        hidden=config.hidden,
-        xgb=config.xgb,
-        xgb_max_rounds=config.xgb_max_rounds,
-        n_boot=config.n_boot,
-        seed=config.seed,
-    )
+    settings = config.settings()
     t_data = time.perf_counter()
-    exp = run_experiment(members, settings)
+    exp = run_experiment(members, settings, privacy=config.privacy, ledger_path=out_dir / PRIVACY_LEDGER)
     sizes = [len(s.train) + len(s.val) + len(s.test) for s in splits]
     return {
-        "config": {k: v for k, v in asdict(config).items() if k != "xgb"} | {"xgb": asdict(config.xgb)},
+        "config": config.to_dict(),
         "settings": settings.to_dict(),
         "data": {
             "dataset": DATASET,
@@ -182,5 +178,6 @@ def run_credit_section(
         "headline": {kind: headline(exp.members, kind) for kind in settings.models},
         "fairness": {kind: fairness(exp.members, sizes, kind) for kind in settings.models},
         "federation": exp.federation,
+        "privacy": exp.privacy or {"mode": "plain", "epsilon_spent": None},
         "timings_s": exp.timings_s | {"data": round(t_data - t0, 2), "total": round(time.perf_counter() - t0, 2)},
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,8 @@ from fedrisk.data.fraud import (
 )
 from fedrisk.errors import ConfigError, DataValidationError, ModelError
 from fedrisk.evaluation.metrics import auprc
+from fedrisk.jobs.tabular import DEFAULT_VARIANT, TabularPrivacy, TabularTrainConfig
 from fedrisk.models.tabular import (
-    MLPTrain,
-    XgbSettings,
     best_threshold,
     booster_bytes,
     f1_at,
@@ -46,6 +45,9 @@ from fedrisk.models.tabular import (
 )
 
 MODEL_SUBDIR = "fraud"
+PRIVACY_LEDGER = "privacy_ledger.sqlite"
+"""The fraud federation's ε ledger (``dp`` mode), in ``RUN_DIR/fraud/``."""
+INDICATOR_VARIANT = "indicator"
 PUBLISHED_BAR = {
     "name": "random forest on Elliptic (Weber et al. 2019), illicit-class F1 on a temporal split",
     "f1_low": 0.79,
@@ -55,39 +57,40 @@ PUBLISHED_BAR = {
 
 
 @dataclass(frozen=True, slots=True)
-class FraudConfig:
-    """Settings of the fraud federation (every one is recorded in the section)."""
+class FraudConfig(TabularTrainConfig):
+    """Settings of the fraud federation: the shared tabular settings plus the split and leak handling (every one
+    is recorded in the section)."""
 
-    members: int = 5
     alpha: float = 0.5
     min_per_class: int = 20
-    val: float = 0.2
-    test: float = 0.2
     leak: LeakMode = "impute"
-    rounds: int = 30
-    xgb_rounds: int = 60
-    """FedXgbBagging rounds: at 30 the federated validation loss was still falling at the last round."""
-    local_steps: int = 20
-    batch_size: int = 128
-    lr: float = 3e-3
-    hidden: tuple[int, ...] = (64, 32)
-    xgb: XgbSettings = field(default_factory=lambda: XgbSettings(eta=0.1, max_depth=4))
-    xgb_max_rounds: int = 400
-    n_boot: int = 200
+    indicator_table: bool = True
+    """Also federate and compare with the missingness indicator (per-member table ``leak.indicator_members``), in
+    the same simulation start: how much the leak inflates every scope, member by member."""
     max_accounts: int | None = None
     """Use a seeded stratified sample of this many accounts (tests and quick runs)."""
-    seed: int = 7
 
     def __post_init__(self) -> None:
-        if self.members < 3:
-            raise ConfigError(f"a fraud federation needs at least 3 exchanges, got {self.members}")
+        TabularTrainConfig.__post_init__(self)
         if self.leak not in LEAK_MODES:
             raise ConfigError(f"unknown leak mode {self.leak!r}; use one of {', '.join(LEAK_MODES)}")
 
+    def task_name(self) -> str:
+        """Name used in messages."""
+        return "fraud"
 
-def quick_fraud_config(seed: int = 7) -> FraudConfig:
+
+def quick_fraud_config(seed: int = 7, privacy: TabularPrivacy | None = None) -> FraudConfig:
     """Fewer rounds and resamples (the demo's ``--quick``; well under a minute)."""
-    return FraudConfig(rounds=6, xgb_rounds=12, local_steps=30, xgb_max_rounds=120, n_boot=50, seed=seed)
+    return FraudConfig(
+        rounds=6,
+        xgb_rounds=12,
+        local_steps=30,
+        xgb_max_rounds=120,
+        n_boot=50,
+        seed=seed,
+        privacy=privacy or TabularPrivacy(),
+    )
 
 
 # --------------------------------------------------------------------------------------------- data + split
@@ -178,43 +181,71 @@ def leak_study(accounts: FraudAccounts, splits: list[MemberSplit], config: Fraud
     }
 
 
+def indicator_comparison(default: Any, indicator: Any) -> dict[str, Any]:
+    """Per member and model: local / federated / centralised F1 and AUPRC without (the default) and with the
+    missingness indicator, on the same split and test rows."""
+    keys = [f"{m}_{k}_{s}" for k in ("mlp", "xgb") for m in ("f1", "auprc") for s in ("local", "federated", "central")]
+    members = []
+    for a, b in zip(default.members, indicator.members, strict=True):
+        row: dict[str, Any] = {"member": a["member"], "test_positives": a["test_positives"]}
+        for key in keys:
+            if key in a:
+                row[f"{key}_without"] = a[key]
+                row[f"{key}_with"] = b[key]
+        members.append(row)
+    return {
+        "what": "the same federation trained again with erc20_missing as a feature (the leak), same simulation start",
+        "members": members,
+        "summary_with_indicator": indicator.summary,
+        "federation_with_indicator": {
+            k: {"best_round": v["best_round"], "val_auprc_best_round": v["val_auprc_best_round"]}
+            for k, v in indicator.federation["jobs"].items()
+        },
+    }
+
+
 # --------------------------------------------------------------------------------------------- the section
 def _file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_fraud_section(
-    data_dir: Path, out_dir: Path, *, quick: bool = False, seed: int = 7, config: FraudConfig | None = None
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    quick: bool = False,
+    seed: int = 7,
+    config: FraudConfig | None = None,
+    privacy: TabularPrivacy | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate the fraud federation; save the model in ``out_dir/fraud/``; return the ``fraud`` section."""
     from fedrisk.data.fraud import fraud_file
-    from fedrisk.jobs.tabular import ExperimentSettings, run_experiment
+    from fedrisk.jobs.tabular import run_experiments
 
     t0 = time.perf_counter()
     config = config or (quick_fraud_config(seed) if quick else FraudConfig(seed=seed))
+    if privacy is not None:
+        config = replace(config, privacy=privacy)
     path = fraud_file(data_dir)
     full = load_fraud_accounts(path)
     accounts = _sample(full, config.max_accounts, np.random.default_rng([config.seed, 2]))
     y = accounts.labels
     splits = split_exchanges(y, config)
-    x = feature_matrix(accounts, config.leak)
-    settings = ExperimentSettings(
-        rounds=config.rounds,
-        xgb_rounds=config.xgb_rounds,
-        mlp_train=MLPTrain(steps=config.local_steps, batch_size=config.batch_size, lr=config.lr),
-        hidden=config.hidden,
-        xgb=config.xgb,
-        xgb_max_rounds=config.xgb_max_rounds,
-        n_boot=config.n_boot,
-        seed=config.seed,
-    )
+    variants = {DEFAULT_VARIANT: _members(feature_matrix(accounts, config.leak), y, splits)}
+    if config.indicator_table and config.leak != "indicator":
+        variants[INDICATOR_VARIANT] = _members(feature_matrix(accounts, "indicator"), y, splits)
+    settings = config.settings()
     t_data = time.perf_counter()
-    exp = run_experiment(_members(x, y, splits), settings)
+    ledger = out_dir / MODEL_SUBDIR / PRIVACY_LEDGER
+    exps = run_experiments(variants, settings, privacy=config.privacy, ledger_path=ledger)
+    exp = exps[DEFAULT_VARIANT]
     leak = leak_study(accounts, splits, config)
+    if INDICATOR_VARIANT in exps:
+        leak["indicator_members"] = indicator_comparison(exp, exps[INDICATOR_VARIANT])
     model_meta = save_fraud_model(out_dir / MODEL_SUBDIR, exp, config)
     missing = accounts.erc20_missing
     section: dict[str, Any] = {
-        "config": {k: v for k, v in asdict(config).items() if k != "xgb"} | {"xgb": asdict(config.xgb)},
+        "config": config.to_dict(),
         "settings": settings.to_dict(),
         "data": {
             "dataset": DATASET,
@@ -242,6 +273,7 @@ def run_fraud_section(
         "summary": exp.summary | {"published_bar": PUBLISHED_BAR},
         "leak": leak,
         "federation": exp.federation,
+        "privacy": exp.privacy or {"mode": "plain", "epsilon_spent": None},
         "model": model_meta,
         "timings_s": exp.timings_s | {"data": round(t_data - t0, 2), "total": round(time.perf_counter() - t0, 2)},
     }

@@ -15,16 +15,19 @@ federated − local AUPRC.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
-from fedrisk.errors import require_cohort
+from fedrisk.errors import ConfigError, require_cohort
 from fedrisk.evaluation.metrics import auprc, auroc, paired_day_bootstrap
 from fedrisk.models.tabular import (
     MLPConfig,
@@ -45,7 +48,55 @@ from fedrisk.models.tabular import (
     threshold_from_histograms,
 )
 
+if TYPE_CHECKING:
+    from fedrisk.federation.secagg import SecureOutcome
+
 SCOPES = ("local", "federated", "central")
+PrivacyMode = Literal["plain", "secagg", "dp"]
+PRIVACY_MODES: tuple[PrivacyMode, ...] = ("plain", "secagg", "dp")
+DEFAULT_VARIANT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class TabularPrivacy:
+    """The privacy mode of a tabular federation's MLP (trees always run plain: a set of trees is not a sum).
+
+    Parameters
+    ----------
+    mode
+        ``plain`` (Message-API FedAvg, the coordinator sees each update), ``secagg`` (Flower SecAgg+: the coordinator
+        only unmasks the weighted mean) or ``dp`` (member-level DP-FedAvg under SecAgg+, ε in the privacy ledger).
+    target_epsilon
+        ``dp``: the noise is calibrated (PLD, q = 1: every member every round) so that ε after ``rounds`` rounds is
+        at most this; it is also the ledger's budget (the gate refuses a member that would pass it).
+    delta
+        δ of the reported ε.
+    clip_norm
+        ``dp``: members clip their update to this L2 norm (fixed a priori, not tuned on members' data).
+    rounds
+        Rounds of the secure job; ``None``: the MLP's ``rounds``.
+    secure_mode
+        DP noise from the OS CSPRNG (default); ``False`` only for reproducible research runs.
+    """
+
+    mode: PrivacyMode = "plain"
+    target_epsilon: float = 8.0
+    delta: float = 1e-5
+    clip_norm: float = 0.5
+    rounds: int | None = None
+    secure_mode: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in PRIVACY_MODES:
+            raise ConfigError(f"unknown privacy mode {self.mode!r}; use one of {', '.join(PRIVACY_MODES)}")
+        if not (math.isfinite(self.target_epsilon) and self.target_epsilon > 0):
+            raise ConfigError(f"target_epsilon must be a finite number > 0, got {self.target_epsilon}")
+        if not (0 < self.delta < 1):
+            raise ConfigError(f"delta must be in (0, 1), got {self.delta}")
+        if not (math.isfinite(self.clip_norm) and self.clip_norm > 0):
+            raise ConfigError(f"clip_norm must be a finite number > 0, got {self.clip_norm}")
+        if self.rounds is not None and self.rounds <= 0:
+            raise ConfigError(f"privacy rounds must be > 0, got {self.rounds}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +147,64 @@ class ExperimentSettings:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class TabularTrainConfig:
+    """The settings shared by the fraud and credit federations (``FraudConfig`` and ``CreditConfig`` extend it)."""
+
+    members: int = 5
+    val: float = 0.2
+    test: float = 0.2
+    rounds: int = 30
+    xgb_rounds: int = 60
+    """FedXgbBagging rounds: at 30 the federated validation loss was still falling at the last round."""
+    local_steps: int = 20
+    batch_size: int = 128
+    lr: float = 3e-3
+    hidden: tuple[int, ...] = (64, 32)
+    xgb: XgbSettings = field(default_factory=lambda: XgbSettings(eta=0.1, max_depth=4))
+    xgb_max_rounds: int = 400
+    n_boot: int = 200
+    privacy: TabularPrivacy = field(default_factory=TabularPrivacy)
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        if self.members < 3:
+            raise ConfigError(f"a {self.task_name()} federation needs at least 3 members, got {self.members}")
+        if not (0 < self.val < 1 and 0 < self.test < 1 and self.val + self.test < 1):
+            raise ConfigError(f"val and test must be shares in (0, 1) summing below 1, got {self.val}, {self.test}")
+
+    def task_name(self) -> str:
+        """Name used in messages."""
+        return "tabular"
+
+    def settings(self) -> ExperimentSettings:
+        """The training budget of the comparison."""
+        return ExperimentSettings(
+            rounds=self.rounds,
+            xgb_rounds=self.xgb_rounds,
+            mlp_train=MLPTrain(steps=self.local_steps, batch_size=self.batch_size, lr=self.lr),
+            hidden=self.hidden,
+            xgb=self.xgb,
+            xgb_max_rounds=self.xgb_max_rounds,
+            n_boot=self.n_boot,
+            seed=self.seed,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (every setting)."""
+        out: dict[str, Any] = {}
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            out[name] = asdict(value) if name in ("xgb", "privacy") else value
+        return out
+
+
+def _field_names(cls: type) -> list[str]:
+    from dataclasses import fields
+
+    return [f.name for f in fields(cls)]
+
+
 @dataclass(slots=True)
 class Experiment:
     """Everything measured; :meth:`section` gives the JSON parts."""
@@ -108,6 +217,8 @@ class Experiment:
     chosen_model: Any
     joint_threshold: float
     timings_s: dict[str, float]
+    privacy: dict[str, Any] | None = None
+    """The MLP under the run's privacy mode (``None`` in plain mode); schema in ``docs/fraud-credit.md``."""
 
 
 def _predictor(kind: ModelKind, model: Any) -> Any:
@@ -128,44 +239,68 @@ def _scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float |
     return {"f1": f1_at(y, p, threshold), "auprc": auprc(y, p), "auroc": auroc(y, p), "threshold": threshold}
 
 
-def _federate(
-    members: list[MemberData], norm: Normaliser, s: ExperimentSettings, work: Path
-) -> tuple[dict[ModelKind, Any], dict[str, Any], dict[ModelKind, float | None]]:
-    from fedrisk.federation.tabular import (
-        MemberTable,
-        TabularJob,
-        TabularPlan,
-        run_tabular_plan,
-        write_member_table,
-    )
-    from fedrisk.models.tabular import build_mlp
+def _job_name(variant: str, kind: ModelKind) -> str:
+    return kind if variant == DEFAULT_VARIANT else f"{variant}-{kind}"
+
+
+def _write_tables(members: list[MemberData], norm: Normaliser, folder: Path) -> None:
+    from fedrisk.federation.tabular import MemberTable, write_member_table
 
     for m in members:
         table = MemberTable(norm.apply(m.x_train), m.y_train, norm.apply(m.x_val), m.y_val)
-        write_member_table(work / f"{m.name}.npz", table)
-    names = tuple(m.name for m in members)
-    n_features = members[0].x_train.shape[1]
-    jobs = tuple(
-        TabularJob(
-            kind,
-            names,
-            kind,
-            n_features,
-            rounds=s.rounds if kind == "mlp" else (s.xgb_rounds or s.rounds),
-            hidden=s.hidden,
-            dropout=s.dropout,
-            train=s.mlp_train,
-            xgb=s.xgb,
-            seed=s.seed,
-        )
-        for kind in s.models
+        write_member_table(folder / f"{m.name}.npz", table)
+
+
+def _tabular_job(
+    name: str,
+    names: tuple[str, ...],
+    kind: ModelKind,
+    n_features: int,
+    s: ExperimentSettings,
+    *,
+    subdir: str = "",
+    rounds: int | None = None,
+) -> Any:
+    from fedrisk.federation.tabular import TabularJob
+
+    default_rounds = s.rounds if kind == "mlp" else (s.xgb_rounds or s.rounds)
+    return TabularJob(
+        name,
+        names,
+        kind,
+        n_features,
+        rounds=rounds or default_rounds,
+        hidden=s.hidden,
+        dropout=s.dropout,
+        train=s.mlp_train,
+        xgb=s.xgb,
+        seed=s.seed,
+        data_subdir=subdir,
     )
-    outcomes = run_tabular_plan(TabularPlan(names, jobs, str(work)))
-    models: dict[ModelKind, Any] = {}
-    report: dict[str, Any] = {}
-    val_ap: dict[ModelKind, float | None] = {}
+
+
+def _federate(
+    variants: Mapping[str, list[MemberData]], norms: Mapping[str, Normaliser], s: ExperimentSettings, work: Path
+) -> dict[str, tuple[dict[ModelKind, Any], dict[str, Any], dict[ModelKind, float | None]]]:
+    """Every variant × model kind in ONE simulation start; per variant: models, report, validation AUPRC."""
+    from fedrisk.federation.tabular import TabularPlan, run_tabular_plan
+    from fedrisk.models.tabular import build_mlp
+
+    jobs = []
+    for variant, members in variants.items():
+        _write_tables(members, norms[variant], work / variant)
+        names = tuple(m.name for m in members)
+        n_features = members[0].x_train.shape[1]
+        jobs += [_tabular_job(_job_name(variant, k), names, k, n_features, s, subdir=variant) for k in s.models]
+    names = tuple(m.name for m in next(iter(variants.values())))
+    outcomes = run_tabular_plan(TabularPlan(names, tuple(jobs), str(work)))
+    out: dict[str, tuple[dict[ModelKind, Any], dict[str, Any], dict[ModelKind, float | None]]] = {
+        v: ({}, {}, {}) for v in variants
+    }
     for outcome in outcomes:
         kind = outcome.job.model
+        variant = outcome.job.data_subdir
+        models, report, val_ap = out[variant]
         if kind == "mlp":
             mlp = build_mlp(outcome.job.mlp_config(), seed=s.seed)
             set_weights(mlp, outcome.arrays)
@@ -185,52 +320,244 @@ def _federate(
                 for h in outcome.history
             ],
         }
-    return models, report, val_ap
+    return out
 
 
-def run_experiment(members: list[MemberData], settings: ExperimentSettings) -> Experiment:
-    """Train and evaluate every scope and model kind; one Flower simulation start for all federated jobs.
+def run_experiment(
+    members: list[MemberData],
+    settings: ExperimentSettings,
+    *,
+    privacy: TabularPrivacy | None = None,
+    ledger_path: Path | None = None,
+) -> Experiment:
+    """Train and evaluate every scope and model kind; one Flower simulation start for all plain federated jobs.
+
+    ``privacy`` (other than ``plain``) adds one secure simulation start: the MLP under SecAgg+ (and DP, with the
+    privacy ledger at ``ledger_path``) beside plain legacy FedAvg with the same rounds (:attr:`Experiment.privacy`).
 
     PyTorch runs on one thread meanwhile (these models are tiny: one thread is ~25x faster than two on a busy
     2-core machine); the previous setting is restored.
     """
-    require_cohort(len(members), what="a federation")
+    variants = {DEFAULT_VARIANT: members}
+    return run_experiments(variants, settings, privacy=privacy, ledger_path=ledger_path)[DEFAULT_VARIANT]
+
+
+def run_experiments(
+    variants: Mapping[str, list[MemberData]],
+    settings: ExperimentSettings,
+    *,
+    privacy: TabularPrivacy | None = None,
+    ledger_path: Path | None = None,
+) -> dict[str, Experiment]:
+    """:func:`run_experiment` for several feature variants of the same members (the first is the default one; the
+    privacy mode applies to the variant named ``default``)."""
+    for members in variants.values():
+        require_cohort(len(members), what="a federation")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _run_experiment(members, settings)
+        return _run_experiments(variants, settings, privacy or TabularPrivacy(), ledger_path)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run_experiment(members: list[MemberData], settings: ExperimentSettings) -> Experiment:
+def _run_experiments(
+    variants: Mapping[str, list[MemberData]],
+    settings: ExperimentSettings,
+    privacy: TabularPrivacy,
+    ledger_path: Path | None,
+) -> dict[str, Experiment]:
     t0 = time.perf_counter()
-    norm = Normaliser.from_sums([MomentSums.of(m.x_train) for m in members])
+    norms = {v: Normaliser.from_sums([MomentSums.of(m.x_train) for m in ms]) for v, ms in variants.items()}
     with tempfile.TemporaryDirectory(prefix="fedrisk-tabular-") as work:
-        fed_models, fed_report, fed_val_ap = _federate(members, norm, settings, Path(work))
-    t_fed = time.perf_counter()
-    pooled = [np.concatenate([getattr(m, a) for m in members]) for a in ("x_train", "y_train", "x_val", "y_val")]
-    central = {
-        k: _fit(k, norm.apply(pooled[0]), pooled[1], norm.apply(pooled[2]), pooled[3], settings)
-        for k in settings.models
-    }
-    rows = [_member_row(m, norm, settings, fed_models, central) for m in members]
-    t_ref = time.perf_counter()
-    chosen: ModelKind = max(settings.models, key=lambda k: fed_val_ap.get(k) or 0.0)
-    predict = _predictor(chosen, fed_models[chosen])
-    hists = [score_histograms(m.y_val, predict(norm.apply(m.x_val))) for m in members]
-    joint = threshold_from_histograms(sum(h[0] for h in hists), sum(h[1] for h in hists))  # type: ignore[arg-type]
-    timings = {"federation": t_fed - t0, "local_and_central": t_ref - t_fed, "total": time.perf_counter() - t0}
-    return Experiment(
-        members=rows,
-        summary=summarise(rows, settings.models),
-        federation={"jobs": fed_report},
-        normaliser=norm,
-        chosen=chosen,
-        chosen_model=fed_models[chosen],
-        joint_threshold=joint,
-        timings_s={k: round(v, 2) for k, v in timings.items()},
+        federated = _federate(variants, norms, settings, Path(work))
+        t_fed = time.perf_counter()
+        private = None
+        if privacy.mode != "plain" and DEFAULT_VARIANT in variants and "mlp" in settings.models:
+            private = _private_mlp(
+                variants[DEFAULT_VARIANT],
+                norms[DEFAULT_VARIANT],
+                settings,
+                privacy,
+                ledger_path,
+                Path(work) / DEFAULT_VARIANT,
+            )
+    t_priv = time.perf_counter()
+    out: dict[str, Experiment] = {}
+    for variant, members in variants.items():
+        t1 = time.perf_counter()
+        norm = norms[variant]
+        fed_models, fed_report, fed_val_ap = federated[variant]
+        pooled = [np.concatenate([getattr(m, a) for m in members]) for a in ("x_train", "y_train", "x_val", "y_val")]
+        central = {
+            k: _fit(k, norm.apply(pooled[0]), pooled[1], norm.apply(pooled[2]), pooled[3], settings)
+            for k in settings.models
+        }
+        rows = [_member_row(m, norm, settings, fed_models, central) for m in members]
+        chosen: ModelKind = max(settings.models, key=lambda k: fed_val_ap.get(k) or 0.0)
+        predict = _predictor(chosen, fed_models[chosen])
+        hists = [score_histograms(m.y_val, predict(norm.apply(m.x_val))) for m in members]
+        joint = threshold_from_histograms(sum(h[0] for h in hists), sum(h[1] for h in hists))  # type: ignore[arg-type]
+        timings = {"federation_all_variants": t_fed - t0, "local_and_central": time.perf_counter() - t1}
+        if variant == DEFAULT_VARIANT:
+            timings |= {"federation": t_fed - t0, "private_federation": t_priv - t_fed}
+        exp = Experiment(
+            members=rows,
+            summary=summarise(rows, settings.models),
+            federation={"jobs": fed_report},
+            normaliser=norm,
+            chosen=chosen,
+            chosen_model=fed_models[chosen],
+            joint_threshold=joint,
+            timings_s={k: round(v, 2) for k, v in timings.items()},
+        )
+        if variant == DEFAULT_VARIANT and private is not None:
+            exp.privacy = _private_report(private, members, norm, rows)
+        out[variant] = exp
+    return out
+
+
+# --------------------------------------------------------------------------------------------- privacy modes
+@dataclass(slots=True)
+class _Private:
+    privacy: TabularPrivacy
+    rounds: int
+    noise_multiplier: float | None
+    outcomes: dict[str, SecureOutcome]
+    epsilon_spent: dict[str, float] | None
+    ledger: str | None
+    mlp_config: MLPConfig
+    seed: int
+
+
+def _private_mlp(
+    members: list[MemberData],
+    norm: Normaliser,
+    s: ExperimentSettings,
+    privacy: TabularPrivacy,
+    ledger_path: Path | None,
+    folder: Path,
+) -> _Private:
+    """The MLP under SecAgg+ (and DP) plus the same rounds on plain legacy FedAvg: one secure simulation start."""
+    from fedrisk.federation.dp import MemberDP
+    from fedrisk.federation.tabular import TabularPlan
+    from fedrisk.federation.tabular_secure import run_tabular_secure, secure_jobs
+    from fedrisk.privacy.accounting import calibrate_noise
+    from fedrisk.privacy.ledger import BudgetPolicy, PrivacyLedger, open_ledger
+
+    names = tuple(m.name for m in members)
+    rounds = privacy.rounds or s.rounds
+    job = _tabular_job("mlp", names, "mlp", members[0].x_train.shape[1], s, rounds=rounds)
+    plan = TabularPlan(names, (job,), str(folder))
+    dp: MemberDP | None = None
+    ledger: PrivacyLedger | None = None
+    z: float | None = None
+    period = f"{privacy.mode}-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
+    if privacy.mode == "dp":
+        if ledger_path is None:
+            raise ConfigError("privacy mode 'dp' needs a ledger path (the run directory's privacy ledger)")
+        z = calibrate_noise(target_epsilon=privacy.target_epsilon, sample_rate=1.0, rounds=rounds, delta=privacy.delta)
+        dp = MemberDP(z, privacy.clip_norm, secure_mode=privacy.secure_mode, period=period, delta=privacy.delta)
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        policy = BudgetPolicy.from_config({"epsilon_max": privacy.target_epsilon, "delta": privacy.delta})
+        ledger = open_ledger(ledger_path, policy)
+    outcomes = run_tabular_secure(secure_jobs(plan, job, privacy.mode, dp=dp), num_members=len(names), ledger=ledger)
+    spent = None
+    if ledger is not None:
+        spent = {m: round(ledger.spent(m, level="member", period=period), 4) for m in names}
+        close = getattr(ledger, "close", None)
+        if callable(close):
+            close()
+    return _Private(
+        privacy=privacy,
+        rounds=rounds,
+        noise_multiplier=z,
+        outcomes={o.job.name.removeprefix("mlp-"): o for o in outcomes},
+        epsilon_spent=spent,
+        ledger=ledger_path.name if ledger_path is not None and ledger is not None else None,
+        mlp_config=job.mlp_config(),
+        seed=s.seed,
     )
+
+
+def _mlp_scores(members: list[MemberData], norm: Normaliser, model: Any) -> list[dict[str, Any]]:
+    out = []
+    for m in members:
+        threshold = best_threshold(m.y_val, predict_mlp(model, norm.apply(m.x_val)))
+        scores = _scores(m.y_test, predict_mlp(model, norm.apply(m.x_test)), threshold)
+        out.append({"member": m.name} | scores)
+    return out
+
+
+def _round_s(outcome: SecureOutcome) -> list[float]:
+    return [round(h.fit_s, 4) for h in outcome.history if h.status == "committed"]
+
+
+def _private_report(
+    p: _Private, members: list[MemberData], norm: Normaliser, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``privacy`` block: per-member utility of the private MLP beside plain legacy FedAvg with the same
+    rounds (both publish their last round), ε spent per member, and the round-time cost."""
+    from fedrisk.models.tabular import build_mlp
+
+    mode = p.privacy.mode
+    models = {}
+    for name in (mode, "plain-legacy"):
+        mlp = build_mlp(p.mlp_config, seed=p.seed)
+        set_weights(mlp, p.outcomes[name].weights)
+        models[name] = mlp
+    private, reference = _mlp_scores(members, norm, models[mode]), _mlp_scores(members, norm, models["plain-legacy"])
+    means = {
+        f"{metric}_{scope}": _mean(table, metric)
+        for metric in ("f1", "auprc", "auroc")
+        for scope, table in (("private", private), ("plain_same_rounds", reference))
+    } | {f"{metric}_plain_federated": _mean(rows, f"{metric}_mlp_federated") for metric in ("f1", "auprc")}
+    t_mode, t_ref = _round_s(p.outcomes[mode]), _round_s(p.outcomes["plain-legacy"])
+    ratio = float(np.median(t_mode) / np.median(t_ref)) if t_mode and t_ref and np.median(t_ref) > 0 else None
+    secure = p.outcomes[mode]
+    return {
+        "mode": mode,
+        "what": {
+            "secagg": "MLP updates (weighted by training rows) masked by Flower SecAgg+; the coordinator only "
+            "unmasks their weighted mean",
+            "dp": "member-level DP-FedAvg: each member clips its update and adds its share of the Gaussian noise, "
+            "then SecAgg+ masks it; ε per member from the privacy ledger (PLD, q = 1)",
+        }[mode],
+        "trees": "not available: FedXgbBagging's aggregate is a set of trees, not a sum (no masking, no noise on a "
+        "sum); the trees of this section ran in plain mode",
+        "settings": asdict(p.privacy)
+        | {
+            "rounds": p.rounds,
+            "noise_multiplier": p.noise_multiplier,
+            "secagg": secure.history[0].plan if secure.history else None,
+        },
+        "epsilon_spent": p.epsilon_spent,
+        "epsilon_spent_max": max(p.epsilon_spent.values()) if p.epsilon_spent else None,
+        "ledger": p.ledger,
+        "rounds_committed": len(secure.committed),
+        "refused": {str(h.round): h.refused for h in secure.history if h.refused},
+        "selection": "last round (the secure runner publishes the last global model; DP jobs release no "
+        "validation metrics)",
+        "members": [
+            {"member": a["member"]}
+            | {f"{k}_private": a[k] for k in ("f1", "auprc", "auroc", "threshold")}
+            | {f"{k}_plain_same_rounds": b[k] for k in ("f1", "auprc", "auroc")}
+            for a, b in zip(private, reference, strict=True)
+        ],
+        "mean": means,
+        "private_pct_of_plain_same_rounds": {
+            k: _pct(means[f"{k}_private"], means[f"{k}_plain_same_rounds"]) for k in ("f1", "auprc")
+        },
+        "private_pct_of_plain_federated": {
+            k: _pct(means[f"{k}_private"], means[f"{k}_plain_federated"]) for k in ("f1", "auprc")
+        },
+        "cost": {
+            "round_s": t_mode,
+            "plain_legacy_round_s": t_ref,
+            "round_time_ratio": None if ratio is None else round(ratio, 2),
+            "what": "fit stage of a round (local training + aggregation), same members, same simulation start",
+        },
+    }
 
 
 def _member_row(
