@@ -465,6 +465,6 @@ def outbound_privacy(config: Mapping[str, Any], member: str, server_round: int) 
     otherwise the job's ``privacy-mode``.
     """
     report = _APPLIED.pop((member, server_round), None)
-    if report is not None:
+    if report is not None and RecordDP.from_config(config) is not None:
         return report.privacy()
     return {"mode": str(config.get("privacy-mode", "plain"))}

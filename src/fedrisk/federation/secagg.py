@@ -65,6 +65,7 @@ from fedrisk.errors import MIN_COHORT, FederationError, PrivacyBudgetExhausted, 
 from fedrisk.features.pipeline import member_panel
 from fedrisk.federation.dp import MemberDP, dp_clipping_range, noise_source, private_update
 from fedrisk.federation.member_node import MemberJob, build_model, load_member, local_train, parse_job, validate
+from fedrisk.federation.record_dp import outbound_privacy
 from fedrisk.federation.runner import simulate
 from fedrisk.models.stgraph import STGraphNet, TorchMember, get_weights, predict
 from fedrisk.privacy.ledger import PrivacyLedger
@@ -158,6 +159,9 @@ class MemberClient(NumPyClient):
         loss, elapsed = local_train(job, data, model, server_round)
         update = [new - old for new, old in zip(get_weights(model), parameters, strict=True)]
         metrics: dict[str, Scalar] = {"train-loss": loss, "train-time-s": elapsed}
+        if job.record_dp is not None:  # public parameters of the DP-SGD round just run (z, q, ε so far)
+            applied = outbound_privacy(record, job.member, server_round)
+            metrics.update({f"record-dp-{k}": v for k, v in applied.items() if k != "mode"})
         share_std = float(record.get("dp-share-std", 0.0))  # type: ignore[arg-type]
         if share_std <= 0:
             return update, data.n_train, metrics
