@@ -14,7 +14,19 @@ from fedrisk.cli.app import app
 from fedrisk.errors import DataNotFoundError, DataValidationError
 from fedrisk.report import build_report
 
-SECTIONS = ("index", "quality", "onboarding", "rounds", "warning", "privacy", "contribution", "loo", "audit", "attacks")
+SECTIONS = (
+    "index",
+    "quality",
+    "onboarding",
+    "rounds",
+    "warning",
+    "privacy",
+    "governance",
+    "contribution",
+    "loo",
+    "audit",
+    "attacks",
+)
 
 
 def _present(html: str) -> dict[str, bool]:
@@ -35,8 +47,9 @@ def test_minimal_run_says_what_is_absent(minimal_run: Path) -> None:
     present = _present(html)
     assert set(present) == {"summary", *SECTIONS}
     assert present["quality"] and present["summary"]
-    for key in ("index", "onboarding", "rounds", "warning", "privacy", "contribution", "loo", "audit", "attacks"):
+    for key in ("index", "onboarding", "rounds", "warning", "privacy", "governance", "contribution", "loo", "audit"):
         assert not present[key], key
+    assert not present["attacks"]
     assert "no stress_index.csv" in html
     assert "no privacy section" in html and "no audit trail" in html and "no attack results" in html
     assert "Federation paid for every member" in html

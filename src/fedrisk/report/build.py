@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from fedrisk.report import plots
+from fedrisk.report.governance import governance_section
 from fedrisk.report.html import CSS, Section, absent, cell, esc, figure, num, paragraph, table
 from fedrisk.report.rundir import RunData, as_float, as_list, as_mapping, load_run
 from fedrisk.report.sections import (
@@ -416,6 +417,7 @@ SECTION_BUILDERS: tuple[Callable[[RunData], Section], ...] = (
     _rounds_section,
     _warning_section,
     _privacy_section,
+    governance_section,
 )
 
 
