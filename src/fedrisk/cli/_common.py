@@ -21,6 +21,10 @@ DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data direct
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/<run-id>).")]
 QuickOpt = Annotated[bool, typer.Option("--quick", help="Every section on fewer members, hours and rounds.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of every random choice (runs are reproducible).")]
+ConstitutionFileOpt = Annotated[
+    Path | None,
+    typer.Option("--constitution", help="Constitution TOML (default: the bundled examples/demo-constitution.toml)."),
+]
 KeysDirOpt = Annotated[
     Path | None, typer.Option("--keys-dir", help="Private signing keys (default $FEDRISK_HOME/keys).")
 ]
@@ -35,17 +39,35 @@ def run_job(
     keys_dir: Path | None,
     show_progress: bool,
     sections: tuple[str, ...] | None = None,
+    constitution: Path | None = None,
 ) -> tuple[dict[str, Any], Path]:
-    """Resolve directories, pick the configuration and run the demo's sections; return results and run dir."""
+    """Resolve directories, pick the configuration and run the demo's sections; return results and run dir.
+
+    The constitution (``constitution`` or the bundled demo one) is loaded and checked first; the stress job's
+    members are its update-contributing members.
+    """
+    from dataclasses import replace
+
     from fedrisk.jobs.demo import SECTIONS, new_run_id, run_demo
+    from fedrisk.jobs.governance import demo_members, load_demo_constitution
     from fedrisk.jobs.stress_config import StressConfig, quick_config
 
+    rules = load_demo_constitution(constitution)
     directory = data_dir_option(data_dir)
     run_dir = out if out is not None else Path("runs") / new_run_id()
     config = quick_config(seed) if quick else StressConfig(seed=seed)
+    config = replace(config, members=demo_members(rules.rules, quick=quick))
     chosen = SECTIONS if sections is None else sections
     with progress_steps(show_progress) as step:
-        results = run_demo(config, directory, run_dir, step, keys_dir=keys_dir_option(keys_dir), sections=chosen)
+        results = run_demo(
+            config,
+            directory,
+            run_dir,
+            step,
+            keys_dir=keys_dir_option(keys_dir),
+            sections=chosen,
+            constitution=rules,
+        )
     return results, run_dir
 
 

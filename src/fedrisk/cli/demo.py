@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from fedrisk.cli._common import (
+    ConstitutionFileOpt,
     DataDirOpt,
     KeysDirOpt,
     OutOpt,
@@ -72,6 +73,7 @@ def demo(
     seed: SeedOpt = 7,
     keys_dir: KeysDirOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print results.json to stdout.")] = False,
+    constitution: ConstitutionFileOpt = None,
     sections: Annotated[
         str | None,
         typer.Option(
@@ -86,7 +88,14 @@ def demo(
     if chosen is not None and "stress" not in chosen:
         chosen = ("stress", *chosen)
     results, run_dir = run_job(
-        data_dir, out, quick=quick, seed=seed, keys_dir=keys_dir, show_progress=not json_out, sections=chosen
+        data_dir,
+        out,
+        quick=quick,
+        seed=seed,
+        keys_dir=keys_dir,
+        show_progress=not json_out,
+        sections=chosen,
+        constitution=constitution,
     )
     if json_out:
         print_json(results)
@@ -107,5 +116,11 @@ def demo(
         f"Audit trail: {audit.get('records')} records, {audit.get('countersignatures')} member countersignatures, "
         f"verified offline: {'OK' if audit.get('ok') else 'FAILED: ' + str(audit.get('reason'))}"
     )
+    gov = results.get("governance")
+    if gov:
+        console.print(
+            f"Governance: constitution '{gov['constitution']['name']}' ({gov['constitution']['source']}) checked; "
+            f"rounds recorded in {gov['store']}: {gov['round_counts']}"
+        )
     console.print(f"Report: {run_dir / results['artifacts']['report']}")
     console.print(f"Run directory: {run_dir}  (results.json, plots, model/, audit.jsonl, run.log)")

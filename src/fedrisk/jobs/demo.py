@@ -26,6 +26,7 @@ import fedrisk
 from fedrisk.errors import ConfigError
 from fedrisk.jobs.credit import run_credit_section
 from fedrisk.jobs.fraud import run_fraud_section
+from fedrisk.jobs.governance import DemoConstitution, load_demo_constitution, run_governance_section
 from fedrisk.jobs.privacy import run_privacy_section
 from fedrisk.jobs.stress import StressRun, consensus_stress, data_provenance, run_stress
 from fedrisk.jobs.stress_config import StressConfig
@@ -114,7 +115,7 @@ def run_extra_sections(
     return extra
 
 
-SECTIONS: tuple[str, ...] = ("stress", "privacy", "fraud", "credit")
+SECTIONS: tuple[str, ...] = ("stress", "privacy", "fraud", "credit", "governance")
 """Sections of the demo, in order (the stress federation always runs)."""
 
 
@@ -126,6 +127,7 @@ def run_demo(
     *,
     keys_dir: Path,
     sections: tuple[str, ...] = SECTIONS,
+    constitution: DemoConstitution | None = None,
 ) -> dict[str, Any]:
     """Run the demo's sections into ``out_dir`` and return the results.
 
@@ -144,6 +146,12 @@ def run_demo(
         trail.run_started(settings, files, "crypto-hourly-multivenue")
         stress, run = run_stress(config, data_dir, out_dir, step, trail=trail)
         extra = run_extra_sections(config, data_dir, out_dir, step, trail, sections)
+        if "governance" in sections:  # the federation's rounds, tiers, budgets and rewards, from its store
+            step("governance: the main job's rounds recorded under the constitution")
+            rules = constitution or load_demo_constitution(None)
+            extra["governance"] = run_governance_section(
+                rules, stress, out_dir, privacy=extra.get("privacy"), audit_rounds=trail.rounds
+            )
         step("plots")
         plots = make_plots(out_dir, stress, run)
         if "privacy" in extra:
