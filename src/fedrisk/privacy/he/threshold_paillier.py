@@ -59,6 +59,9 @@ class ThresholdPublicKey:
     n: int
     n_parties: int
     threshold: int
+    theta: int = 0
+    """0 for the dealer's keys (``d = 1 mod n``). Keys from distributed key generation (:mod:`.dkg`) share a
+    secret ``x`` with ``Δ x = θ (mod n)``, ``x = 0 (mod λ(n))``; ``θ`` is public and enters the decoding."""
 
     def __post_init__(self) -> None:
         if self.n.bit_length() < MIN_TEST_BITS:
@@ -81,14 +84,22 @@ class ThresholdPublicKey:
         """Bit length of ``n`` (the plaintext space is ``Z_n``)."""
         return self.n.bit_length()
 
+    @property
+    def decode_factor(self) -> int:
+        """``L(c^(4 Δ^2 x)) = decode_factor * M (mod n)``: ``4 Δ^2`` (dealer) or ``4 Δ θ`` (DKG)."""
+        return 4 * self.delta * (self.theta or self.delta)
+
     def to_dict(self) -> dict[str, int]:
         """JSON-friendly form (the integer as a hex string is not needed: JSON ints are arbitrary size)."""
-        return {"n": self.n, "n_parties": self.n_parties, "threshold": self.threshold}
+        out = {"n": self.n, "n_parties": self.n_parties, "threshold": self.threshold}
+        return out | ({"theta": self.theta} if self.theta else {})
 
     @staticmethod
     def from_dict(d: dict[str, int]) -> ThresholdPublicKey:
         """Inverse of :meth:`to_dict`."""
-        return ThresholdPublicKey(n=int(d["n"]), n_parties=int(d["n_parties"]), threshold=int(d["threshold"]))
+        return ThresholdPublicKey(
+            n=int(d["n"]), n_parties=int(d["n_parties"]), threshold=int(d["threshold"]), theta=int(d.get("theta", 0))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +249,7 @@ def combine_partials(pk: ThresholdPublicKey, partials: list[PartialDecryption]) 
     n, n_sq = mpz(pk.n), mpz(pk.n_sq)
     delta = pk.delta
     coeffs = {i: 2 * _lagrange_times_delta(chosen, i, delta) for i in chosen}
-    inv = gmpy2.invert(mpz(4 * delta * delta) % n, n)
+    inv = gmpy2.invert(mpz(pk.decode_factor) % n, n)
     out = []
     for k in range(lengths.pop()):
         acc = mpz(1)
