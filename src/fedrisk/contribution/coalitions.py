@@ -39,8 +39,10 @@ from fedrisk.federation.plan import FederationPlan, Job, TrainSettings
 from fedrisk.federation.valuation import Drills, MemberScore, ValuationRun, run_valuation
 
 WEIGHTING = "equal weight per member with validation events (mean of members' validation AUPRC)"
-COALITION_SETTINGS = TrainSettings(rounds=2, local_steps=10, batch_size=256, window=24, hidden=32, seed=7)
-"""Cheap coalition training: 2 rounds of 10 local steps (the demo's federation: 10 rounds of 30)."""
+COALITION_SETTINGS = TrainSettings(rounds=2, local_steps=40, batch_size=256, window=24, hidden=32, seed=7)
+"""Cheap coalition training: 2 rounds of 40 local steps, no per-round validation (the demo's federation: 10 rounds
+of 30 with validation every round). 2 rounds of 10 steps left every coalition at the event-rate level on the quick
+members (no signal to value); 3 rounds of 30 gave utilities 0.073-0.082 against a 0.063 baseline."""
 
 
 def combine(scores: Mapping[str, MemberScore]) -> float:

@@ -24,6 +24,7 @@ from typing import Any
 
 import fedrisk
 from fedrisk.errors import ConfigError
+from fedrisk.jobs.contribution import run_contribution_section
 from fedrisk.jobs.credit import run_credit_section
 from fedrisk.jobs.fraud import run_fraud_section
 from fedrisk.jobs.governance import DemoConstitution, load_demo_constitution, run_governance_section
@@ -112,10 +113,14 @@ def run_extra_sections(
     if "credit" in sections:
         step("credit federation: lenders of very different sizes")
         extra["credit"] = run_credit_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
+    if "contribution" in sections:
+        step("contribution: Shapley values (a federation per coalition), rewards, leave-one-out deltas")
+        extra["contribution"] = run_contribution_section(config, data_dir, out_dir)
+        trail.log.append("contribution.valued", {k: extra["contribution"][k] for k in ("method", "members", "ledger")})
     return extra
 
 
-SECTIONS: tuple[str, ...] = ("stress", "privacy", "fraud", "credit", "governance")
+SECTIONS: tuple[str, ...] = ("stress", "privacy", "fraud", "credit", "contribution", "governance")
 """Sections of the demo, in order (the stress federation always runs)."""
 
 
