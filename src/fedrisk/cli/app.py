@@ -18,10 +18,13 @@ from fedrisk.cli import coordinator as coordinator_cli  # noqa: E402
 from fedrisk.cli import credit as credit_cli  # noqa: E402
 from fedrisk.cli import data as data_cli  # noqa: E402
 from fedrisk.cli import demo as demo_cli  # noqa: E402
+from fedrisk.cli import deploy as deploy_cli  # noqa: E402
 from fedrisk.cli import explain as explain_cli  # noqa: E402
 from fedrisk.cli import fraud as fraud_cli  # noqa: E402
 from fedrisk.cli import he as he_cli  # noqa: E402
 from fedrisk.cli import member as member_cli  # noqa: E402
+from fedrisk.cli import node as node_cli  # noqa: E402
+from fedrisk.cli import pki as pki_cli  # noqa: E402
 from fedrisk.cli import privacy as privacy_cli  # noqa: E402
 from fedrisk.cli import redteam as redteam_cli  # noqa: E402
 from fedrisk.cli import report as report_cli  # noqa: E402
@@ -53,6 +56,9 @@ app.add_typer(explain_cli.app, name="explain")
 app.add_typer(constitution_cli.app, name="constitution")
 app.add_typer(contracts_cli.app, name="contracts")
 app.add_typer(coordinator_cli.app, name="coordinator")
+coordinator_cli.app.command(name="serve")(deploy_cli.serve)  # deployment engine (issue 11)
+app.add_typer(pki_cli.app, name="pki")
+app.add_typer(node_cli.app, name="node")
 app.add_typer(member_cli.app, name="member")
 app.add_typer(round_cli.app, name="round")
 app.command(name="status")(status_cli.status)
