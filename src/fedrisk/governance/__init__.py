@@ -1,7 +1,8 @@
 """fedrisk.governance: constitution, schedule, membership and the coordinator's state.
 
-See ``docs/governance.md``. The lead plugs the real federated round in as a
-:data:`RoundRunner` given to :class:`Coordinator` (or ``fedrisk coordinator run --round-fn``).
+See ``docs/governance.md``. The real federated round is
+:class:`fedrisk.governance.stress_runner.StressRoundRunner` (not re-exported here: it imports Flower and torch,
+which the lightweight parts of this package do not need); :func:`builtin_runner` is a synthetic stand-in for tests.
 """
 
 from __future__ import annotations
