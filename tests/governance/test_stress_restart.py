@@ -94,7 +94,7 @@ def test_sigkill_during_a_real_round_then_restart(tmp_path: Path, shared_data_di
     killed = running[0].round_id
     assert store.get_round(killed).state == "running"  # type: ignore[union-attr]
     # Act 2: restart and run the next round
-    started = time.perf_counter()
+    started, started_wall = time.perf_counter(), time.time()
     restarted = _spawn(tmp_path, shared_data_dir, "--once")
     try:
         out, _ = restarted.communicate(timeout=240)
@@ -114,8 +114,11 @@ def test_sigkill_during_a_real_round_then_restart(tmp_path: Path, shared_data_di
     assert {e.round_id for e in store.contribution_entries()} == {committed[0].round_id}
     match = re.search(r"ready in ([0-9.]+) s \(recovery ([0-9.]+) ms\)", out)
     assert match is not None, out
+    opened_s = committed[0].opened_at.timestamp() - started_wall
+    round_s = (committed[0].updated_at - committed[0].opened_at).total_seconds()
     print(
-        f"\nreal-runner restart: recovery {float(match.group(2)):.1f} ms; ready {float(match.group(1)):.2f} s; "
-        f"process start to next round committed {total_s:.1f} s"
+        f"\nreal-runner restart: recovery {float(match.group(2)):.1f} ms; ready {float(match.group(1)):.2f} s "
+        f"(imports of the runner included); next round opened {opened_s:.1f} s and committed {total_s:.1f} s after "
+        f"process start (the round itself {round_s:.1f} s)"
     )
     store.close()
