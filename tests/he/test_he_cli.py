@@ -58,3 +58,8 @@ def test_keygen_rejects_bad_arguments(tmp_path: Path) -> None:
     assert runner.invoke(app, bad_s).exit_code != 0
     dup = ["he", "keygen", "--members", "a,a,c", "--out", str(tmp_path), "--bits", "512"]
     assert runner.invoke(app, dup).exit_code != 0
+    even = ["he", "keygen", "--members", "a,b,c,d", "--threshold", "2", "--dkg", "--out", str(tmp_path)]
+    result = runner.invoke(app, even)
+    assert result.exit_code != 0 and "2c + 1" in str(result.exception or result.output)
+    ckks_dkg = ["he", "keygen", "--members", "a,b,c", "--scheme", "ckks", "--dkg", "--out", str(tmp_path)]
+    assert runner.invoke(app, ckks_dkg).exit_code != 0

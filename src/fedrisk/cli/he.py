@@ -33,25 +33,38 @@ def keygen(
     threshold: Annotated[int, typer.Option(help="t: partial decryptions needed (threshold scheme).")] = 0,
     scheme: Annotated[str, typer.Option(help="threshold (Paillier, t of n) or ckks (TenSEAL).")] = "threshold",
     bits: Annotated[int, typer.Option(help="Paillier modulus bits (2048 production; >= 256 test only).")] = 2048,
+    dkg: Annotated[
+        bool, typer.Option("--dkg", help="Threshold scheme: distributed key generation (TNO), no dealer.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Key ceremony: write the public key and one secret file per member (dealer-based; see docs)."""
+    """Key ceremony: write the public key and one secret file per member (dealer, or --dkg; see docs)."""
     from fedrisk.privacy.he import ckks_keygen, generate_threshold_keypair, write_ckks_keys, write_threshold_keys
 
     names = _members(members)
     start = time.perf_counter()
-    if scheme == "threshold":
+    if scheme == "threshold" and dkg:
+        t = threshold or 3
+        if t % 2 == 0 or t > len(names):
+            raise ConfigError(f"with --dkg the threshold is 2c + 1 (odd, <= {len(names)}), got {t}")
+        from fedrisk.privacy.he.dkg import distributed_keygen
+
+        result = distributed_keygen(len(names), corruption_threshold=(t - 1) // 2, bits=bits)
+        paths = write_threshold_keys(out, names, result.public, result.shares)
+        info: dict[str, object] = {"scheme": "threshold-paillier", "bits": result.public.bits, "threshold": t}
+        info["key_generation"] = "distributed (TNO), every party in this process"
+    elif scheme == "threshold":
         t = threshold or len(names) // 2 + 1
         if not 2 <= t <= len(names):
             raise ConfigError(f"--threshold must be in [2, {len(names)}], got {t}")
         pk, shares = generate_threshold_keypair(bits, n_parties=len(names), threshold=t)
         paths = write_threshold_keys(out, names, pk, shares)
-        info: dict[str, object] = {"scheme": "threshold-paillier", "bits": pk.bits, "threshold": t}
+        info = {"scheme": "threshold-paillier", "bits": pk.bits, "threshold": t, "key_generation": "dealer"}
     elif scheme == "ckks":
-        if threshold:
-            raise ConfigError("--threshold applies to the threshold scheme only; CKKS (TenSEAL) has no threshold")
+        if threshold or dkg:
+            raise ConfigError("--threshold/--dkg apply to the threshold scheme only; CKKS (TenSEAL) has no threshold")
         paths = write_ckks_keys(out, names, ckks_keygen())
-        info = {"scheme": "ckks", "threshold": None}
+        info = {"scheme": "ckks", "threshold": None, "key_generation": "one secret context shared by the members"}
     else:
         raise ConfigError(f"--scheme must be 'threshold' or 'ckks', got {scheme!r}")
     info |= {
