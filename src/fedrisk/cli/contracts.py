@@ -32,9 +32,7 @@ DataDirOpt = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Folder holding smartbugs-curated/ (default: $FEDRISK_DATA_DIR)."),
 ]
-SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Seed of the fold and firm splits and of the model init.")
-]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the fold and firm splits and of the model init.")]
 HiddenOpt = Annotated[int, typer.Option("--hidden", help="Hidden units (0 = logistic regression).")]
 
 
@@ -61,14 +59,10 @@ def _scan_text(payload: dict[str, Any]) -> str:
             lines.append(f"{entry['path']}: NOT SCANNED: {entry['parse_issues'][0]['message']}")
             continue
         for issue in entry["parse_issues"]:
-            lines.append(
-                f"{entry['path']}:{issue['line']}: parse error: {issue['message']} (scanned what parsed)"
-            )
+            lines.append(f"{entry['path']}:{issue['line']}: parse error: {issue['message']} (scanned what parsed)")
         for f in entry["findings"]:
             risk = f" risk={f['risk']:.2f}" if f["risk"] is not None else ""
-            lines.append(
-                f"{entry['path']}:{f['line']}: [{f['severity']}] {f['category']}{risk}: {f['explanation']}"
-            )
+            lines.append(f"{entry['path']}:{f['line']}: [{f['severity']}] {f['category']}{risk}: {f['explanation']}")
     lines.append(
         f"{payload['n_files']} files, {payload['n_findings']} findings, "
         f"{payload['n_failed']} with parse errors or unreadable"
@@ -103,12 +97,10 @@ def _evaluate_text(det: dict[str, Any], cv: dict[str, Any]) -> str:
     if det["icse2020_69_line_level"]:
         icse = det["icse2020_69_line_level"]
         out.append(
-            f"ICSE-2020 69-contract subset, line level: recall {icse['recall']:.2f}, "
-            f"precision {icse['precision']:.2f}"
+            f"ICSE-2020 69-contract subset, line level: recall {icse['recall']:.2f}, precision {icse['precision']:.2f}"
         )
     out.append(
-        f"Function classifier, {cv['folds']} folds grouped by clone cluster, {cv['firms']} firms, "
-        f"seed {cv['seed']}:"
+        f"Function classifier, {cv['folds']} folds grouped by clone cluster, {cv['firms']} firms, seed {cv['seed']}:"
     )
     for name in ("central", "local_only", "rules_only"):
         m = cv[name]
@@ -119,6 +111,23 @@ def _evaluate_text(det: dict[str, Any], cv: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _federated_text(fed: dict[str, Any]) -> str:
+    out = [
+        f"Federated classifier (Flower FedAvg over {fed['settings']['n_firms']} audit firms, "
+        f"{fed['settings']['n_folds']} folds grouped by clone cluster, {fed['seconds']:.0f} s); mean ± std over folds "
+        "(local-only: over folds × firms):",
+        f"  {'model':5s} {'scope':10s} {'AUPRC':>13s} {'AUROC':>13s} {'F1':>13s}",
+    ]
+    for kind, summary in fed["summary"].items():
+        for scope in ("local", "federated", "central"):
+            cells = [summary[f"{metric}_{scope}"] for metric in ("auprc", "auroc", "f1")]
+            text = "  ".join(
+                "—".rjust(13) if c["mean"] is None else f"{c['mean']:.3f}±{c['std']:.3f}".rjust(13) for c in cells
+            )
+            out.append(f"  {kind:5s} {scope:10s} {text}")
+    return "\n".join(out)
+
+
 @app.command()
 def evaluate(
     data_dir: DataDirOpt = None,
@@ -126,19 +135,33 @@ def evaluate(
     firms: Annotated[int, typer.Option("--firms", help="Simulated audit firms per training split.")] = 3,
     seed: SeedOpt = 0,
     hidden: HiddenOpt = 0,
+    federated: Annotated[
+        bool,
+        typer.Option(
+            "--federated/--no-federated",
+            help="Also train the classifier federated across the firms on Flower (one simulation start; ~1 min).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Detector precision/recall per category and classifier AUPRC/AUROC/F1 (central vs local-only)."""
+    """Detector precision/recall per category and classifier AUPRC/AUROC/F1 (central vs local-only, and
+    federated with ``--federated``)."""
     curated = load_curated(_data_dir(data_dir))
     det = detector_summary(evaluate_detectors(curated))
     dataset = build_function_dataset(curated)
-    cv = cv_summary(
-        cross_validate(dataset, n_folds=folds, n_firms=firms, config=TrainConfig(hidden=hidden), seed=seed)
-    )
+    cv = cv_summary(cross_validate(dataset, n_folds=folds, n_firms=firms, config=TrainConfig(hidden=hidden), seed=seed))
     cv["functions"] = len(dataset.y)
     cv["positive_functions"] = int(dataset.y.sum())
     cv["unattributed_annotated_lines"] = dataset.unattributed_lines
-    _emit({"detectors": det, "classifier": cv}, as_json, _evaluate_text(det, cv))
+    payload: dict[str, Any] = {"detectors": det, "classifier": cv}
+    text = _evaluate_text(det, cv)
+    if federated:
+        from fedrisk.contracts.federated import FederatedCVConfig, federated_cross_validate
+
+        fed = federated_cross_validate(dataset, FederatedCVConfig(n_folds=folds, n_firms=firms, seed=seed))
+        payload["federated_classifier"] = fed
+        text += "\n" + _federated_text(fed)
+    _emit(payload, as_json, text)
 
 
 @app.command()
