@@ -158,6 +158,4 @@ def test_bad_round_inputs_are_rejected(
     updates: list[dict[str, list[np.ndarray]]], weights: dict[str, float], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
-        gtg_shapley(
-            ["a", "b"], updates, [[np.zeros(3)]], weights, score, permutations=2, rng=np.random.default_rng(0)
-        )
+        gtg_shapley(["a", "b"], updates, [[np.zeros(3)]], weights, score, permutations=2, rng=np.random.default_rng(0))

@@ -27,9 +27,7 @@ def test_every_permutation_is_efficient_without_truncation(n: int, data: st.Data
     names = [f"p{i}" for i in range(n)]
     table = data.draw(st.lists(st.floats(-100, 100), min_size=1 << n, max_size=1 << n))
     # Act
-    result = monte_carlo_shapley(
-        names, table_game(names, table), permutations=3, rng=np.random.default_rng(seed)
-    )
+    result = monte_carlo_shapley(names, table_game(names, table), permutations=3, rng=np.random.default_rng(seed))
     # Assert
     assert result.total == pytest.approx(table[-1] - table[0], abs=1e-9)
 
@@ -92,9 +90,7 @@ def test_truncation_saves_evaluations_and_its_bias_is_bounded() -> None:
     tol = 0.02
     # Act
     plain = monte_carlo_shapley(SEVEN, game, permutations=10, rng=np.random.default_rng(5))
-    truncated = monte_carlo_shapley(
-        SEVEN, game, permutations=10, truncation_tol=tol, rng=np.random.default_rng(5)
-    )
+    truncated = monte_carlo_shapley(SEVEN, game, permutations=10, truncation_tol=tol, rng=np.random.default_rng(5))
     # Assert: same permutations, fewer coalitions; each permutation loses at most `tol` in total
     assert truncated.n_evaluations < plain.n_evaluations
     assert abs(truncated.total - exact.total) <= tol
@@ -115,9 +111,7 @@ def test_evaluation_budget_stops_new_permutations() -> None:
     # Arrange
     game = CachedUtility(data_like_game(SEVEN))
     # Act
-    est = monte_carlo_shapley(
-        SEVEN, game, permutations=1000, rng=np.random.default_rng(0), max_evaluations=25
-    )
+    est = monte_carlo_shapley(SEVEN, game, permutations=1000, rng=np.random.default_rng(0), max_evaluations=25)
     # Assert: the budget is checked between permutations, so it is overshot by at most n - 1
     assert 25 <= est.n_evaluations <= 25 + len(SEVEN) - 1
     assert est.n_permutations < 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fedrisk.contribution import exact_shapley
+from fedrisk.contribution import create_ledger, exact_shapley, parse_contribution_section
 from fedrisk.contribution.coalitions import (
     CoalitionTable,
     all_coalitions,
@@ -22,6 +23,7 @@ from fedrisk.errors import ConfigError, PrivacyError
 from fedrisk.features.panel import Split
 from fedrisk.federation.plan import TrainSettings
 from fedrisk.federation.valuation import Drills, MemberScore
+from fedrisk.jobs.contribution import ContributionConfig, _coalitions, assemble_section
 from synthetic import write_data_dir
 
 VENUES = {"alpha": ("BTC", "ETH"), "beta": ("BTC",), "gamma": ("BTC", "ETH"), "delta": ("ETH",)}
@@ -126,3 +128,37 @@ def test_combine_is_the_mean_of_defined_auprcs() -> None:
     scores = {"a": MemberScore("a", 0.2, 10), "b": MemberScore("b", None, 5), "c": MemberScore("c", 0.4, 3)}
     assert combine(scores) == pytest.approx(0.3)
     assert combine({"b": MemberScore("b", None, 5)}) == 0.0
+
+
+def test_demo_section_shape_from_the_trained_table(table: CoalitionTable, tmp_path: Path) -> None:
+    # Arrange
+    cc = ContributionConfig()
+    # Act
+    section = assemble_section(PLAYERS, table, cc, tmp_path, seed=7, exact=True, ledger_round=2)
+    # Assert: the section validates, values are exact, rewards split the pool, ledger and plot are written
+    parsed = parse_contribution_section(json.loads(json.dumps(section)))
+    assert parsed.method == "exact" and section["utility_mode"] == "private"
+    assert section["utility"]["coalitions_trained"] == 5 and section["utility"]["coalitions_possible"] == 16
+    assert math.fsum(m.shapley for m in parsed.members) == pytest.approx(section["total_value"], abs=1e-12)
+    assert math.fsum(m.reward_share for m in parsed.members) == pytest.approx(1.0)
+    assert all(0.05 - 1e-9 <= m.reward_share <= 0.4 + 1e-9 for m in parsed.members)
+    assert all(m.loo is not None for m in parsed.members)  # 4 members: 3 remain without each
+    assert section["fast_mode"]["allowed"] is False
+    assert (tmp_path / section["plot"]).stat().st_size > 1000
+    ledger = create_ledger(tmp_path / section["ledger"])
+    assert ledger.rounds() == [2] and {e.member for e in ledger.entries(2)} == set(PLAYERS)
+
+
+def test_sampled_section_on_seven_members_only_asks_for_the_trained_coalitions(tmp_path: Path) -> None:
+    # Arrange: a 7-member table holding only what the TMC budget and leave-one-out need
+    players = tuple(f"m{i}" for i in range(7))
+    cc = ContributionConfig()
+    coalitions, exact = _coalitions(players, cc, seed=7)
+    values = {c: 0.1 + 0.01 * len(c) + 0.001 * sum(int(m[1]) for m in c) for c in coalitions}
+    partial = CoalitionTable(players, 0.1, values, train_seconds=dict.fromkeys(values, 1.0))
+    # Act
+    section = assemble_section(players, partial, cc, tmp_path, seed=7, exact=exact, ledger_round=1)
+    # Assert: sampled, within the budget (+ the 7 leave-one-out coalitions), with standard errors
+    assert not exact and section["method"] == "monte_carlo" and section["exact_vs_sampled"] is None
+    assert len(coalitions) <= cc.sampled_max_coalitions + 7
+    assert all(r["std_error"] >= 0 for r in section["members"])

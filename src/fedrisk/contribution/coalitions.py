@@ -128,16 +128,22 @@ def coalition_plan(
 
 
 def table_from_run(players: Sequence[str], coalitions: Sequence[frozenset[str]], run: ValuationRun) -> CoalitionTable:
-    """Combine a valuation run's member scores into coalition utilities."""
+    """Combine a valuation run's member scores into coalition utilities (judged by ``players`` only).
+
+    A run may serve several games over different players (the bench); each game's utility averages the scores
+    of its own players.
+    """
+    judges = set(players)
     values, per_member, secs = {}, {}, {}
     for c in coalitions:
         jv = run.jobs[job_name(c)]
-        values[c] = combine(jv.scores)
-        per_member[c] = {m: s.auprc for m, s in jv.scores.items()}
+        scores = {m: s for m, s in jv.scores.items() if m in judges}
+        values[c] = combine(scores)
+        per_member[c] = {m: s.auprc for m, s in scores.items()}
         secs[c] = jv.wall_s
     return CoalitionTable(
         players=tuple(players),
-        baseline=combine(run.baseline),
+        baseline=combine({m: s for m, s in run.baseline.items() if m in judges}),
         values=values,
         per_member=per_member,
         seconds=run.wall_s,

@@ -240,9 +240,7 @@ def parse_contribution_section(raw: object, *, source: str = "results.json") -> 
     problems = _section_problems(raw)
     if problems:
         raise DataValidationError(
-            f"{source}: invalid '{SECTION_KEY}' section: "
-            + "; ".join(problems)
-            + " (see docs/contribution.md)"
+            f"{source}: invalid '{SECTION_KEY}' section: " + "; ".join(problems) + " (see docs/contribution.md)"
         )
     require_cohort(len(raw["members"]), what="contribution values")
     members = tuple(
@@ -271,9 +269,7 @@ def read_contribution_section(run_dir: str | Path) -> ContributionSection:
     """Read and validate the ``"contribution"`` section of ``RUN_DIR/results.json``."""
     path = Path(run_dir) / "results.json"
     if not path.is_file():
-        raise DataNotFoundError(
-            f"{path} not found: pass the directory of a finished run (it holds results.json)"
-        )
+        raise DataNotFoundError(f"{path} not found: pass the directory of a finished run (it holds results.json)")
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

@@ -45,9 +45,7 @@ def _check_weights(names: Sequence[str], weights: Mapping[str, float]) -> dict[s
     return {name: float(weights[name]) for name in names}
 
 
-def _check_round(
-    index: int, names: Sequence[str], updates: Mapping[str, Params], before: Params
-) -> tuple[str, ...]:
+def _check_round(index: int, names: Sequence[str], updates: Mapping[str, Params], before: Params) -> tuple[str, ...]:
     unknown = sorted(set(updates) - set(names))
     if unknown:
         raise ConfigError(f"round {index}: updates from members {unknown} who are not in players")

@@ -203,8 +203,7 @@ def sample_marginals(
         order = _permutation(n, index, rng, guided=guided)
         orders = [order, order[::-1].copy()] if antithetic else [order]
         pair = [
-            _marginals_of(names, o, view, v_empty=v_empty, v_full=v_full, truncation_tol=truncation_tol)
-            for o in orders
+            _marginals_of(names, o, view, v_empty=v_empty, v_full=v_full, truncation_tol=truncation_tol) for o in orders
         ]
         rows.append(np.mean(pair, axis=0))
     return np.vstack(rows)
@@ -265,9 +264,7 @@ def monte_carlo_shapley(
     names = check_players(players)
     _check_sampling(permutations, truncation_tol)
     if antithetic and (permutations % 2 or permutations < 4):
-        raise ConfigError(
-            f"antithetic sampling needs an even number of permutations >= 4, got {permutations}"
-        )
+        raise ConfigError(f"antithetic sampling needs an even number of permutations >= 4, got {permutations}")
     if max_evaluations is not None and max_evaluations < 2:
         raise ConfigError(f"max_evaluations must be >= 2 (v(∅) and v(N)), got {max_evaluations}")
     view = CountingView(as_cached(utility))
