@@ -1,4 +1,9 @@
-"""Privacy bench: DP-SGD (Opacus, via fedrisk) vs plain local training, accountant and noise speed.
+"""Privacy bench: DP-SGD vs plain local training (the wired stress path and an Opacus MLP), accountants, noise.
+
+The stress figures time one member's round of local training as the federation runs it: ``train_steps``
+(plain) vs ``fedrisk.federation.record_dp.private_train_steps`` (record-level DP-SGD with per-hour gradients,
+Poisson sampling, clipping and secure noise), same model (STGraphNet), same steps and batch size, on a synthetic
+member of 4 assets and ``STRESS_HOURS`` training hours.
 
 Run: ``.venv/bin/python -m bench.bench_privacy`` (about 30-60 s on 2 cores). Ratios are measured
 side by side in one run (plain and DP alternate; the best of ``REPEATS`` is kept for each).
@@ -19,6 +24,62 @@ from fedrisk.privacy.accounting import calibrate_noise, epsilon
 from fedrisk.privacy.dp import NoiseSource, make_private
 
 ROWS, FEATURES, BATCH, EPOCHS, REPEATS = 20_000, 30, 256, 2, 2
+STRESS_HOURS, STRESS_ASSETS, STRESS_STEPS = 8_000, 4, 40
+
+
+def _stress_member() -> Any:
+    import numpy as np
+
+    from fedrisk.features.stress import FEATURES as STRESS_FEATURES
+    from fedrisk.models.stgraph import TorchMember
+
+    gen = np.random.default_rng(0)
+    hours, f = STRESS_HOURS + 24, len(STRESS_FEATURES)
+    x = gen.standard_normal((hours, STRESS_ASSETS, f)).astype(np.float32)
+    y = (gen.random((hours, STRESS_ASSETS)) < 0.05).astype(np.float32)
+    adj = np.full((STRESS_ASSETS, STRESS_ASSETS), 1.0 / STRESS_ASSETS, dtype=np.float32)
+    idx = np.arange(24, hours)
+    return TorchMember(
+        name="bench",
+        X=torch.from_numpy(x),
+        y=torch.from_numpy(y),
+        label_mask=torch.ones((hours, STRESS_ASSETS), dtype=torch.bool),
+        adj=torch.from_numpy(adj),
+        train_idx=idx,
+        val_idx=idx[:0],
+        test_idx=idx[:0],
+        window=24,
+    )
+
+
+def _stress_round(member: Any, kind: str) -> float:
+    import numpy as np
+
+    from fedrisk.features.stress import FEATURES as STRESS_FEATURES
+    from fedrisk.federation.record_dp import private_train_steps
+    from fedrisk.models.stgraph import ModelConfig, STGraphNet, train_steps
+
+    torch.manual_seed(0)
+    model = STGraphNet(ModelConfig(n_features=len(STRESS_FEATURES)))
+    start = time.perf_counter()
+    if kind == "plain":
+        train_steps(model, [member], steps=STRESS_STEPS, batch_size=BATCH, lr=1e-3, rng=np.random.default_rng(0))
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            source = NoiseSource() if kind == "secure" else NoiseSource(secure_mode=False, rng=0)
+        private_train_steps(
+            model,
+            member,
+            steps=STRESS_STEPS,
+            batch_size=BATCH,
+            lr=1e-3,
+            weight_decay=1e-4,
+            clip_norm=1.0,
+            noise_multiplier=0.6,
+            source=source,
+        )
+    return time.perf_counter() - start
 
 
 def _data() -> TensorDataset:
@@ -34,9 +95,7 @@ def _mlp() -> nn.Module:
     return nn.Sequential(nn.Linear(FEATURES, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
 
 
-def _loop(
-    model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader[tuple[torch.Tensor, ...]]
-) -> None:
+def _loop(model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader[tuple[torch.Tensor, ...]]) -> None:
     for _ in range(EPOCHS):
         for xb, yb in loader:
             optimizer.zero_grad()
@@ -108,6 +167,12 @@ def main() -> dict[str, float]:
     """Measure, print a small table, return the figures."""
     torch.set_num_threads(1)
     data = _data()
+    member = _stress_member()
+    st_plain, st_secure, st_seeded = [], [], []
+    for _ in range(REPEATS + 1):  # interleaved; the first pass also warms torch.func up
+        st_plain.append(_stress_round(member, "plain"))
+        st_secure.append(_stress_round(member, "secure"))
+        st_seeded.append(_stress_round(member, "seeded"))
     plain, dp_secure, dp_seeded, dp_opacus = [], [], [], []
     for _ in range(REPEATS):  # interleaved, so load changes hit all four alike
         plain.append(_plain(data))
@@ -120,6 +185,11 @@ def main() -> dict[str, float]:
         seeded = NoiseSource(secure_mode=False, rng=0)
     source = NoiseSource()
     figures = {
+        "stress_plain_round_s": min(st_plain),
+        "stress_record_dp_secure_round_s": min(st_secure),
+        "stress_record_dp_seeded_round_s": min(st_seeded),
+        "stress_record_dp_secure_over_plain": min(st_secure) / min(st_plain),
+        "stress_record_dp_seeded_over_plain": min(st_seeded) / min(st_plain),
         "plain_train_s": min(plain),
         "dpsgd_secure_train_s": min(dp_secure),
         "dpsgd_seeded_train_s": min(dp_seeded),
@@ -135,7 +205,10 @@ def main() -> dict[str, float]:
         "secure_noise_1m_s": _best(lambda: source.normal((1_000_000,), std=1.0)),
         "seeded_noise_1m_s": _best(lambda: seeded.normal((1_000_000,), std=1.0)),
     }
-    print(f"privacy bench: MLP {FEATURES}-64-64-2, {ROWS} rows, batch {BATCH}, {EPOCHS} epochs, 1 thread")
+    print(
+        f"privacy bench: stress model, {STRESS_STEPS} steps of batch {BATCH} over {STRESS_HOURS} hours x "
+        f"{STRESS_ASSETS} assets; MLP {FEATURES}-64-64-2, {ROWS} rows, {EPOCHS} epochs; 1 thread"
+    )
     print(f"{'figure':<32}{'value':>12}")
     for key, value in figures.items():
         print(f"{key:<32}{value:>12.4f}")

@@ -7,6 +7,9 @@ One start of the simulation engine runs, over the stress members:
 3. ``dp-eps-8``, ``dp-eps-3``, ``dp-eps-1``: member-level DP-FedAvg under SecAgg+, noise calibrated (PLD, q = 1,
    every member every round) so that ε after all rounds is at most the target; each member's ε actually spent
    comes from the privacy ledger (``privacy_ledger.sqlite`` in the run directory);
+3b. ``record-eps-8``, ``record-eps-1``: record-level DP-SGD inside every member (:mod:`fedrisk.federation.record_dp`)
+   under SecAgg+; each member calibrates its own noise for its own sampling rate ``q = batch / n_train`` so that
+   the rounds spend at most the target, and keeps its own ledger (``record_ledgers/<member>.sqlite``);
 4. ``index``: the secure-sum stress index of the ``secagg`` model over the test period, compared with the plain
    index the members' scores would give.
 
@@ -34,10 +37,11 @@ from fedrisk.federation.coordinator import initial_weights
 from fedrisk.federation.dp import MemberDP
 from fedrisk.federation.member_node import MemberJob, build_model, load_member, parse_job
 from fedrisk.federation.plan import FederationPlan, Job, job_config
+from fedrisk.federation.record_dp import RecordDP, member_ledger
 from fedrisk.federation.secagg import ConfigValue, SecureJob, SecureOutcome, member_scores, run_secure
 from fedrisk.jobs.stress_config import StressConfig, quick_config
 from fedrisk.models.stgraph import predict
-from fedrisk.privacy.accounting import calibrate_noise
+from fedrisk.privacy.accounting import calibrate_noise, epsilon_for_history
 from fedrisk.privacy.ledger import BudgetPolicy, PrivacyLedger, open_ledger
 from fedrisk.privacy.secagg import IndexGrid, SecAggParams, decode_index
 
@@ -48,6 +52,10 @@ DELTA = 1e-5
 CLIP_NORM = 0.5
 """Member update clip norm C, fixed a priori (not tuned on members' data, which would itself leak)."""
 LEDGER_FILE = "privacy_ledger.sqlite"
+RECORD_TARGETS: tuple[float, ...] = (8.0, 1.0)
+RECORD_CLIP_NORM = 1.0
+"""Per-example gradient clip of record-level DP-SGD, fixed a priori (Opacus' customary 1.0), not tuned on data."""
+RECORD_LEDGER_DIR = "record_ledgers"
 PLOT_FILE = "privacy_utility.png"
 
 
@@ -62,6 +70,8 @@ class PrivacySettings:
     delta: float = DELTA
     targets: tuple[float, ...] = TARGETS
     secure_mode: bool = True
+    record_targets: tuple[float, ...] = RECORD_TARGETS
+    record_clip_norm: float = RECORD_CLIP_NORM
 
 
 PRIVACY_MAX_ROUNDS = 5
@@ -114,7 +124,7 @@ def _round_times(outcome: SecureOutcome) -> list[float]:
     return [h.fit_s for h in outcome.history if h.status == "committed"]
 
 
-def _plot(curve: list[dict[str, Any]], path: Path) -> None:
+def _plot(curve: list[dict[str, Any]], path: Path, record_curve: list[dict[str, Any]] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,16 +142,89 @@ def _plot(curve: list[dict[str, Any]], path: Path) -> None:
     xs = [c["epsilon_spent_median"] for c in finite]
     ys = [c["auprc_median"] for c in finite]
     ax.plot(xs, ys, color="#0072B2", lw=2, marker="o", label="median over members, DP-FedAvg + SecAgg+")
+    rec = [c for c in record_curve or [] if c["epsilon_spent_median"] and c["auprc_median"] is not None]
+    if rec:
+        ax.plot(
+            [c["epsilon_spent_median"] for c in rec],
+            [c["auprc_median"] for c in rec],
+            color="#009E73",
+            lw=2,
+            marker="s",
+            label="median over members, record-level DP-SGD + SecAgg+",
+        )
     if ref["auprc_median"] is not None:
         ax.axhline(ref["auprc_median"], color="#D55E00", ls="--", label="ε = ∞ (SecAgg+, no DP), median")
     ax.set_xscale("log")
     ax.set_xlabel("ε spent per member (PLD, δ = 1e-5), log scale")
     ax.set_ylabel("test AUPRC")
-    ax.set_title("Stress model: privacy / utility (member-level DP)")
+    ax.set_title("Stress model: privacy / utility (member- and record-level DP)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _record_settings(s: PrivacySettings, target: float, stamp: str, out_dir: Path) -> RecordDP:
+    return RecordDP(
+        epsilon_max=max(s.record_targets),  # a member has one budget; each curve point is its own period
+        target_epsilon=target,
+        clip_norm=s.record_clip_norm,
+        planned_rounds=s.rounds,
+        delta=s.delta,
+        secure_mode=s.secure_mode,
+        period=f"record-eps-{target:g}-{stamp}",
+        ledger_dir=str(out_dir / RECORD_LEDGER_DIR),
+    )
+
+
+def _record_config(config: dict[str, ConfigValue], settings: RecordDP, name: str) -> dict[str, ConfigValue]:
+    """The job config of a record-level DP job (what ``job_config`` gives a ``Job`` with ``record_dp``)."""
+    return {**config, **settings.to_config(), "job": name}
+
+
+def _record_point(
+    config: dict[str, ConfigValue],
+    s: PrivacySettings,
+    settings: RecordDP,
+    outcome: SecureOutcome,
+    ref_median: float | None,
+    secagg_round_s: float,
+) -> dict[str, Any]:
+    """One record-level point: per-member z, q and ε from the members' own ledgers, test AUPRC, round time."""
+    z: dict[str, float | None] = {}
+    q: dict[str, float | None] = {}
+    spent: dict[str, float | None] = {}
+    spent_rdp: dict[str, float | None] = {}
+    for m in s.members:
+        ledger = member_ledger(settings, m)
+        entries = ledger.entries(member=m, level="record", period=settings.period)
+        close = getattr(ledger, "close", None)
+        if callable(close):
+            close()
+        z[m] = round(entries[-1].noise_multiplier, 4) if entries else None
+        q[m] = round(entries[-1].sample_rate, 5) if entries else None
+        spent[m] = round(entries[-1].epsilon_after, 4) if entries else 0.0
+        steps = [e.step for e in entries]
+        spent_rdp[m] = round(epsilon_for_history(steps, delta=s.delta, accountant="rdp"), 4) if entries else 0.0
+    scores = _test_auprc(config, s.members, outcome.weights)
+    med = _median(list(scores.values()))
+    times = _round_times(outcome)
+    round_s = float(np.median(times)) if times else None
+    return {
+        "target_epsilon": settings.target_epsilon,
+        "level": "record",
+        "noise_multiplier": z,
+        "sample_rate": q,
+        "epsilon_spent": spent,
+        "epsilon_spent_median": _median(list(spent.values())),
+        "epsilon_spent_rdp": spent_rdp,
+        "auprc": scores,
+        "auprc_median": med,
+        "pct_of_nonprivate": round(100.0 * med / ref_median, 1) if med is not None and ref_median else None,
+        "rounds_committed": len(outcome.committed),
+        "round_s_median": None if round_s is None else round(round_s, 3),
+        "round_time_vs_secagg": round(round_s / secagg_round_s, 2) if round_s and secagg_round_s > 0 else None,
+    }
 
 
 def run_privacy_section(data_dir: Path, out_dir: Path, *, quick: bool, seed: int) -> dict[str, Any]:
@@ -165,6 +248,7 @@ def run_privacy_section(data_dir: Path, out_dir: Path, *, quick: bool, seed: int
         ledger_path, BudgetPolicy.from_config({"epsilon_max": max(s.targets), "delta": s.delta})
     )
     secagg = SecAggParams()
+    record = {e: _record_settings(s, e, stamp, out_dir) for e in s.record_targets}
     noise = {e: calibrate_noise(target_epsilon=e, sample_rate=1.0, rounds=s.rounds, delta=s.delta) for e in s.targets}
     grid = IndexGrid(cfg.split.test_start, cfg.split.test_end, ("BTC", "ETH", "LTC", "XRP"))
     index_config: dict[str, ConfigValue] = {
@@ -188,6 +272,16 @@ def run_privacy_section(data_dir: Path, out_dir: Path, *, quick: bool, seed: int
                 ),
             )
             for e in s.targets
+        ],
+        *[
+            SecureJob(
+                f"record-eps-{e:g}",
+                _record_config(config, record[e], f"record-eps-{e:g}"),
+                init,
+                rounds=s.rounds,
+                secagg=secagg,
+            )
+            for e in s.record_targets
         ],
         SecureJob("index", index_config, init, task="index", secagg=secagg),
     ]
@@ -238,6 +332,10 @@ def run_privacy_section(data_dir: Path, out_dir: Path, *, quick: bool, seed: int
         )
     secure_t, plain_t = _round_times(outcomes["secagg"]), _round_times(outcomes["plain"])
     secure_med, plain_med = float(np.median(secure_t)), float(np.median(plain_t))
+    record_curve = [
+        _record_point(config, s, record[e], outcomes[f"record-eps-{e:g}"], ref_median, secure_med)
+        for e in s.record_targets
+    ]
 
     idx_out = outcomes["index"]
     mean_scores, mean_counts = idx_out.released[1]
@@ -245,7 +343,7 @@ def run_privacy_section(data_dir: Path, out_dir: Path, *, quick: bool, seed: int
     plain = _plain_index(config, s.members, first["secagg"].weights)
     merged = plain.merge(secure_index, on=["ts_utc", "asset"], suffixes=("_plain", "_secure"), how="outer")
     diff = (merged["index_plain"] - merged["index_secure"]).abs()
-    _plot(curve, out_dir / PLOT_FILE)
+    _plot(curve, out_dir / PLOT_FILE, record_curve)
     ledger_closed = getattr(ledger, "close", None)
     if callable(ledger_closed):
         ledger_closed()
@@ -278,6 +376,16 @@ def run_privacy_section(data_dir: Path, out_dir: Path, *, quick: bool, seed: int
             "withheld": int(secure_index["index"].isna().sum()),
             "max_abs_diff_vs_plain": round(float(diff.max()), 6) if diff.notna().any() else None,
             "same_cells_withheld": bool(merged["index_plain"].isna().equals(merged["index_secure"].isna())),
+        },
+        "record_level": {
+            "mode": "record-level DP-SGD inside each member (per-hour clipping, Poisson sampling), under SecAgg+",
+            "clip_norm": s.record_clip_norm,
+            "delta": s.delta,
+            "accountant": "pld (rdp cross-check)",
+            "calibration": "each member calibrates z (PLD) for its own q = batch / n_train and the planned rounds",
+            "secure_mode": s.secure_mode,
+            "ledgers": f"{RECORD_LEDGER_DIR}/<member>.sqlite",
+            "curve": record_curve,
         },
         "ledger": LEDGER_FILE,
         "plot": PLOT_FILE,
