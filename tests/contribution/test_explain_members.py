@@ -45,7 +45,7 @@ def run_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (QUICK_RUN / "results.json").is_file():
         pytest.skip(f"{QUICK_RUN} (a `fedrisk demo --quick` run directory) is not available")
     run = tmp_path_factory.mktemp("run")
-    for name in ("model", "results.json", "audit.jsonl"):
+    for name in ("model", "results.json", "audit.jsonl", "keys"):
         src = QUICK_RUN / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, run / name)
     saved = load_model(run)
@@ -81,9 +81,10 @@ def test_explain_refuses_counterfactuals_the_audit_trail_does_not_commit(run_cop
     ]
     # Act
     result = CliRunner().invoke(app, args)
-    # Assert
-    assert result.exit_code != 0
-    assert "committed record" in str(result.output) + str(result.exception)
+    # Assert: the federated model passes the gate, the first uncommitted counterfactual is refused
+    cf_sha = load_model(run_copy / "counterfactuals" / "bitfinex").weights_sha256
+    assert isinstance(result.exception, ModelError)
+    assert "committed record" in str(result.exception) and cf_sha[:16] in str(result.exception)
 
 
 def test_explain_members_prints_the_score_with_and_without_each_member(run_copy: Path, shared_data_dir: Path) -> None:
