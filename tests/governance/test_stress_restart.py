@@ -4,6 +4,9 @@ A real ``coordinator run --runner stress`` process (rounds every 10 s, three ful
 the quick demo members on the shared data) is killed, with its Flower/Ray processes, while its first round is
 ``running``. The restarted coordinator fails that round, publishes nothing from it, and its next round trains from
 the initial model and commits. Prints the measured recovery and next-round latency.
+
+Marked ``slow`` (two coordinator processes, one full federated round: 80-140 s on 2 shared cores), so ``make test``
+skips it: ``FEDRISK_DATA_DIR=../shared/data pytest tests/governance/test_stress_restart.py -m slow -s``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from fedrisk.governance.store_factory import state_url
 
 from .helpers import stress_constitution_text
 
-pytestmark = [pytest.mark.federation, pytest.mark.data]
+pytestmark = [pytest.mark.federation, pytest.mark.data, pytest.mark.slow]  # 80-140 s: run with -m slow
 TIERS = {"bitfinex": "full", "bitstamp": "full", "coinbase": "full", "kraken": "lite"}
 
 
