@@ -21,7 +21,7 @@ def section(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         members=4,
         ratio=0.5,
         rounds=3,
-        xgb_rounds=3,
+        xgb_rounds=4,
         local_steps=15,
         xgb=XgbSettings(eta=0.3),
         xgb_max_rounds=40,

@@ -24,7 +24,7 @@ CONFIG = FraudConfig(
     members=4,
     alpha=1.0,
     rounds=3,
-    xgb_rounds=3,
+    xgb_rounds=4,
     local_steps=15,
     xgb=XgbSettings(eta=0.3, max_depth=3),
     xgb_max_rounds=40,

@@ -23,17 +23,17 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
-from flwr.serverapp.strategy import FedXgbBagging
+from flwr.serverapp.strategy import FedAvg, FedXgbBagging, FedXgbCyclic
 
 from fedrisk._env import quiet_and_offline
 from fedrisk.errors import MIN_COHORT, ConfigError, DataNotFoundError, FederationError
@@ -54,6 +54,7 @@ from fedrisk.models.tabular import (
     ModelKind,
     XgbSettings,
     boost,
+    booster_bytes,
     booster_from_bytes,
     build_mlp,
     get_weights,
@@ -70,6 +71,7 @@ _log = logging.getLogger(__name__)
 app = ClientApp()
 
 ConfigValue = str | int | float | bool | list[str] | list[int] | list[float]
+XGB_STRATEGIES = ("bagging", "cyclic")
 
 
 # --------------------------------------------------------------------------------------------- plan
@@ -87,6 +89,10 @@ class TabularJob:
     train: MLPTrain = field(default_factory=MLPTrain)
     xgb: XgbSettings = field(default_factory=XgbSettings)
     trees_per_round: int = 1
+    xgb_strategy: str = "bagging"
+    """``bagging`` (Flower FedXgbBagging: every member adds trees each round) or ``cyclic`` (Flower FedXgbCyclic:
+    one member per round boosts the global model on its rows, in turn; only models completing a full cycle of the
+    cohort are eligible for publication)."""
     seed: int = 7
     data_subdir: str = ""
     """Members read ``<data-root>/<data_subdir>/<member>.npz``: jobs of one plan may train on different feature
@@ -101,6 +107,12 @@ class TabularJob:
             raise ConfigError(f"job '{self.name}': unknown model {self.model!r} (mlp | xgb)")
         if self.rounds <= 0 or self.trees_per_round <= 0:
             raise ConfigError(f"job '{self.name}': rounds and trees_per_round must be > 0")
+        if self.xgb_strategy not in XGB_STRATEGIES:
+            raise ConfigError(f"job '{self.name}': unknown xgb_strategy {self.xgb_strategy!r} (bagging | cyclic)")
+        if self.model == "xgb" and self.xgb_strategy == "cyclic" and self.rounds < len(set(self.cohort)):
+            raise ConfigError(
+                f"job '{self.name}': a cyclic job needs at least one full cycle ({len(self.cohort)} rounds)"
+            )
 
     def mlp_config(self) -> MLPConfig:
         """The MLP shape of this job."""
@@ -145,6 +157,7 @@ def job_config(plan: TabularPlan, job: TabularJob) -> dict[str, ConfigValue]:
         "min-child-weight": job.xgb.min_child_weight,
         "reg-lambda": job.xgb.reg_lambda,
         "trees-per-round": job.trees_per_round,
+        "xgb-strategy": job.xgb_strategy,
         "seed": job.seed,
     }
 
@@ -256,6 +269,8 @@ def local_fit(
         init=_booster_bytes(arrays) or None,
     )
     loss = log_loss(data.y_train, predict_booster(booster, data.x_train))
+    if str(config.get("xgb-strategy", "bagging")) == "cyclic":  # the whole boosted model goes on to the next member
+        return [np.frombuffer(booster_bytes(booster), dtype=np.uint8)], loss
     return [np.frombuffer(last_trees(booster, k), dtype=np.uint8)], loss
 
 
@@ -319,6 +334,48 @@ class CohortFedXgbBagging(_CohortMixin, FedXgbBagging):
         self._init_cohort(cohort_nodes)
 
 
+class CohortFedXgbCyclic(_CohortMixin, FedXgbCyclic):
+    """Flower's FedXgbCyclic restricted to a cohort: round ``r`` sends the global booster to the cohort's
+    ``(r - 1) mod K``-th member (node id order), which boosts it on its own rows and returns it; every cohort member
+    evaluates every round. There is no sum: one member's reply *is* the next global model, so the minimum-cohort
+    rule moves to publication: only a model that completed a full cycle (every round ``r`` with ``r mod K = 0``,
+    ``K >= 3``) may be chosen (:func:`run_tabular_job`)."""
+
+    def __init__(self, cohort_nodes: set[int]) -> None:
+        n = len(cohort_nodes)
+        super().__init__(min_available_nodes=n, train_metrics_aggr_fn=_aggregate_train_metrics)
+        self.min_evaluate_nodes = n
+        self._init_cohort(cohort_nodes)
+        self.order = sorted(cohort_nodes)
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """One training message, to this round's member of the cycle."""
+        config["server-round"] = server_round
+        record = RecordDict({self.arrayrecord_key: arrays, self.configrecord_key: config})
+        node = self.order[(server_round - 1) % len(self.order)]
+        return self._construct_messages(record, [node], MessageType.TRAIN)
+
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """Every cohort member evaluates the new global booster."""
+        return self._only_cohort(FedAvg.configure_evaluate(self, server_round, arrays, config, grid))
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """The single reply becomes the global model; an error keeps the previous one (failed round)."""
+        ok = [r for r in replies if not r.has_error()]
+        if len(ok) != 1:
+            _log.warning("round %s: cyclic member did not reply; global model kept", server_round)
+            self.failed_rounds.append(server_round)
+            return None, None
+        result: tuple[ArrayRecord | None, MetricRecord | None] = FedXgbCyclic.aggregate_train(self, server_round, ok)
+        return result
+
+
 @dataclass(slots=True)
 class TabularOutcome:
     """A finished job: the chosen global model (MLP weights, or one uint8 array holding the booster JSON)."""
@@ -350,12 +407,27 @@ def roll_call(grid: Grid, plan: TabularPlan, *, timeout: float = 600.0) -> dict[
 def run_tabular_job(grid: Grid, plan: TabularPlan, job: TabularJob, nodes: dict[str, int]) -> TabularOutcome:
     """Run one job on Flower's strategy loop; keep the round with the lowest federated validation loss."""
     cohort = cohort_nodes(job.name, job.cohort, nodes)
-    strategy: CohortFedAvg | CohortFedXgbBagging = (
-        CohortFedAvg(cohort) if job.model == "mlp" else CohortFedXgbBagging(cohort)
-    )
+    strategy: CohortFedAvg | CohortFedXgbBagging | CohortFedXgbCyclic
+    cyclic = job.model == "xgb" and job.xgb_strategy == "cyclic"
+    if job.model == "mlp":
+        strategy = CohortFedAvg(cohort)
+    else:
+        strategy = CohortFedXgbCyclic(cohort) if cyclic else CohortFedXgbBagging(cohort)
     config = ConfigRecord(job_config(plan, job))  # type: ignore[arg-type]
     history, per_round = run_rounds(strategy, grid, initial_arrays(job), rounds=job.rounds, config=config)
-    scored = [(h.val_loss, h.round, h.val_auprc) for h in history if h.status == "committed" and h.val_loss is not None]
+    if cyclic:  # publishable: full cycles only, and only if no round of that cycle failed
+        for h in history:
+            h.members = 1 if h.status == "committed" else 0
+        failed = {h.round for h in history if h.status != "committed"}
+        k = len(cohort)
+        eligible = {r for r in range(k, job.rounds + 1, k) if not failed & set(range(r - k + 1, r + 1))}
+    else:
+        eligible = {h.round for h in history}
+    scored = [
+        (h.val_loss, h.round, h.val_auprc)
+        for h in history
+        if h.status == "committed" and h.val_loss is not None and h.round in eligible
+    ]
     if not scored:
         raise FederationError(f"job '{job.name}': no round committed; no model is published.")
     _, best, ap = min(scored)

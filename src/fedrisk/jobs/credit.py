@@ -51,7 +51,7 @@ def quick_credit_config(seed: int = 7, privacy: TabularPrivacy | None = None) ->
     """Fewer rounds and resamples (the demo's ``--quick``)."""
     return CreditConfig(
         rounds=6,
-        xgb_rounds=12,
+        xgb_rounds=15,
         local_steps=30,
         xgb_max_rounds=120,
         n_boot=50,

@@ -84,7 +84,7 @@ def quick_fraud_config(seed: int = 7, privacy: TabularPrivacy | None = None) -> 
     """Fewer rounds and resamples (the demo's ``--quick``; well under a minute)."""
     return FraudConfig(
         rounds=6,
-        xgb_rounds=12,
+        xgb_rounds=15,
         local_steps=30,
         xgb_max_rounds=120,
         n_boot=50,
