@@ -26,6 +26,7 @@ LITE = ["bittrex", "gemini"]
 
 def _coordinator(clock: FakeClock, **kw: object) -> tuple[Coordinator, InMemoryStore]:
     store = InMemoryStore()
+    kw.setdefault("runner", builtin_runner)
     coord = Coordinator(constitution(), store, clock=clock, sleep=clock.sleep, **kw)  # type: ignore[arg-type]
     coord.recover()
     return coord, store
@@ -74,7 +75,7 @@ def test_privacy_budget_enforced_across_rounds() -> None:
     clock = FakeClock()
     store = InMemoryStore()
     c = constitution_from({"epsilon_budget = 8.0": "epsilon_budget = 1.0"})
-    coord = Coordinator(c, store, clock=clock, sleep=clock.sleep)
+    coord = Coordinator(c, store, builtin_runner, clock=clock, sleep=clock.sleep)
     coord.recover()
     # Act
     states = []
@@ -147,7 +148,7 @@ def test_missed_round_policy(policy: str, expected: int) -> None:
     clock = FakeClock()
     c = constitution_from({'missed_round_policy = "run-once"': f'missed_round_policy = "{policy}"'})
     store = InMemoryStore()
-    coord = Coordinator(c, store, clock=clock, sleep=clock.sleep)
+    coord = Coordinator(c, store, builtin_runner, clock=clock, sleep=clock.sleep)
     coord.recover()
     coord.serve(once=True, poll_s=1e9)
     clock.now = datetime(2024, 3, 28, 9, tzinfo=UTC)
@@ -171,7 +172,7 @@ def test_recover_fails_unfinished_and_is_never_committed_twice() -> None:
     store.transition_round(stuck.round_id, "running", now=clock.now)
     store.transition_round(stuck.round_id, "aggregating", now=clock.now)
     # Act
-    report = Coordinator(constitution(), store, clock=clock, sleep=clock.sleep).recover()
+    report = Coordinator(constitution(), store, builtin_runner, clock=clock, sleep=clock.sleep).recover()
     # Assert
     assert report.failed_round_ids == (stuck.round_id,) and report.seconds < 1.0
     rnd = store.get_round(stuck.round_id)

@@ -15,7 +15,7 @@ from fedrisk.cli import member as member_cli
 from fedrisk.cli import round as round_cli
 from fedrisk.cli import status as status_cli
 from fedrisk.errors import ConfigError, GovernanceError
-from fedrisk.governance.coordinator import Coordinator
+from fedrisk.governance.coordinator import Coordinator, builtin_runner
 from fedrisk.governance.in_memory_store import InMemoryStore
 from fedrisk.governance.membership import (
     apply_due_exits,
@@ -36,7 +36,7 @@ from .helpers import FakeClock, constitution, constitution_from
 def _seeded() -> tuple[InMemoryStore, Coordinator, FakeClock]:
     clock = FakeClock()
     store = InMemoryStore()
-    coord = Coordinator(constitution(), store, clock=clock, sleep=clock.sleep)
+    coord = Coordinator(constitution(), store, builtin_runner, clock=clock, sleep=clock.sleep)
     coord.recover()
     return store, coord, clock
 
@@ -109,7 +109,7 @@ def test_automatic_promotion() -> None:
     clock = FakeClock()
     store = InMemoryStore()
     c = constitution_from({"automatic = false": "automatic = true", "over_rounds = 4": "over_rounds = 2"})
-    coord = Coordinator(c, store, clock=clock, sleep=clock.sleep)
+    coord = Coordinator(c, store, builtin_runner, clock=clock, sleep=clock.sleep)
     coord.recover()
     coord.run_now()
     assert store.get_member("bittrex").tier == "lite"  # type: ignore[union-attr]

@@ -1,8 +1,9 @@
 """The scheduled coordinator: opens rounds on the cron schedule, runs them, commits or fails them.
 
 The federated computation itself is pluggable: a :data:`RoundRunner` is any callable
-``(RoundContext) -> RoundOutcome``. :func:`builtin_runner` is a small deterministic stand-in so
-the coordinator can be run and tested without training anything.
+``(RoundContext) -> RoundOutcome``. The real one is :class:`fedrisk.governance.stress_runner.StressRoundRunner`
+(``--runner stress``); :func:`builtin_runner` is a small deterministic *synthetic* stand-in (``--runner
+synthetic``) so the coordinator can be tested without training anything.
 
 Restart policy: an interrupted round is **failed, not resumed**. On start,
 :meth:`Coordinator.recover` marks every round left in ``scheduled``/``running``/``aggregating``
@@ -142,7 +143,9 @@ class Coordinator:
     constitution, store:
         The rules and the state.
     runner:
-        The round computation (see :data:`RoundRunner`).
+        The round computation (see :data:`RoundRunner`): the real one is
+        :class:`fedrisk.governance.stress_runner.StressRoundRunner`; :func:`builtin_runner` is a synthetic
+        stand-in for tests and dry runs (it trains nothing).
     clock, sleep:
         Injected for tests; default to wall-clock time.
     log:
@@ -153,7 +156,7 @@ class Coordinator:
         self,
         constitution: Constitution,
         store: CoordinatorStore,
-        runner: RoundRunner = builtin_runner,
+        runner: RoundRunner,
         *,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
