@@ -38,12 +38,15 @@ def start(
             help="Flower's own executor: a new ClientApp process per message, 3 s polls (slow; for comparison).",
         ),
     ] = False,
+    retry_for: Annotated[
+        float, typer.Option("--retry-for", help="Keep restarting a refused or disconnected node for this many s.")
+    ] = 120.0,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Connect without a node key (refused by auth).")] = False,
 ) -> None:
     """Connect this member's node to the coordinator over TLS with its node key and serve training rounds."""
     from fedrisk.errors import ConfigError
     from fedrisk.federation.deploy import NodeConfig, node_argv
-    from fedrisk.federation.node_runtime import run_supernode
+    from fedrisk.federation.node_runtime import supervise
 
     if not data_dir.is_dir():
         raise ConfigError(f"--data-dir {data_dir} is not a directory")
@@ -60,6 +63,12 @@ def start(
     )
     argv = node_argv(node, warm=not flower_default)
     typer.echo(f"node {member}: connecting to {superlink} (TLS{'' if no_auth else ', node key'})", err=True)
-    run_supernode(
-        argv, poll_cap_s=None if flower_default else poll_s, warm=not flower_default, runtime_port=runtime_port
-    )
+    spec = {
+        "argv": argv,
+        "poll_cap_s": None if flower_default else poll_s,
+        "warm": not flower_default,
+        "runtime_port": runtime_port,
+    }
+    rc = supervise(spec, retry_for_s=retry_for, log=lambda line: typer.echo(f"node {member}: {line}", err=True))
+    if rc != 0:
+        raise typer.Exit(rc)

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,7 +174,8 @@ def control_client(cfg: CoordinatorConfig) -> Iterator[Any]:
 
     os.environ["FLWR_HOME"] = str(cfg.flwr_home)  # where the CLI side keeps (no) account credentials
     conn = SuperLinkConnection(CONNECTION, address=cfg.address, root_certificates=str(cfg.pki.ca_cert.resolve()))
-    client = init_http_client_from_connection(conn)
+    with redirect_stdout(sys.stderr):  # Flower prints "Using SuperLink: ..." on stdout
+        client = init_http_client_from_connection(conn)
     try:
         yield client
     finally:
@@ -281,13 +282,17 @@ class Processes:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(
-        self, name: str, argv: list[str], *, log: Path, env: dict[str, str] | None = None
+        self, name: str, argv: list[str], *, log: Path, env: dict[str, str] | None = None, stdout: Path | None = None
     ) -> subprocess.Popen[bytes]:
-        """Start ``argv`` with stdout+stderr to ``log``."""
+        """Start ``argv`` in its own process group with stderr (and stdout, unless ``stdout``) to ``log``."""
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as fh:
+        with open(log, "ab") as fh, open(stdout or os.devnull, "wb") as out:
             proc = subprocess.Popen(
-                argv, stdout=fh, stderr=subprocess.STDOUT, env=env or offline_env(), start_new_session=True
+                argv,
+                stdout=out if stdout else fh,
+                stderr=fh if stdout else subprocess.STDOUT,
+                env=env or offline_env(),
+                start_new_session=True,
             )
         self.procs[name] = proc
         return proc
@@ -413,4 +418,72 @@ def serve(
             link.wait()
     finally:
         procs.stop_all()
+    return report
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_loopback(
+    plan_json: str,
+    pki: PkiPaths,
+    data_dirs: Mapping[str, Path],
+    root: Path,
+    *,
+    keys_dirs: Mapping[str, Path] | None = None,
+    round_timeout_s: float = 600.0,
+    flower_default: bool = False,
+    node_retry_s: Mapping[str, float] | None = None,
+    timeout_s: float = 600.0,
+    watch: Callable[[Path, Processes, float], None] | None = None,
+) -> dict[str, Any]:
+    """A whole federation on this machine as separate processes (``fedrisk coordinator serve`` and one
+    ``fedrisk node start`` per entry of ``data_dirs``), over TLS with node auth, on free loopback ports.
+
+    ``watch(out_dir, processes, elapsed_s)`` is called every 0.1 s while the coordinator runs (tests use it to
+    kill a member). Every process is stopped by PID (its process group) before returning. Returns the
+    coordinator's JSON report plus ``wall_s`` and the node processes' exit codes (``node_rc``).
+    """
+    cli = [sys.executable, "-m", "fedrisk.cli.app"]
+    port = free_port()
+    out = root / "out"
+    (root / "plan.json").write_text(plan_json)
+    procs = Processes()
+    started = time.monotonic()
+    report: dict[str, Any] = {}
+    try:
+        coordinator = procs.start(
+            "coordinator",
+            [*cli, "coordinator", "serve", "--pki", str(pki.root), "--state-dir", str(root / "state"),
+             "--port", str(port), "--plan", str(root / "plan.json"), "--out", str(out),
+             "--round-timeout", str(round_timeout_s), "--json"],
+            log=root / "coordinator.log",
+            stdout=root / "coordinator.json",
+        )  # fmt: skip
+        for member, data in data_dirs.items():
+            keys = (keys_dirs or {}).get(member, pki.member_dir(member))
+            argv = [*cli, "node", "start", "--member", member, "--data-dir", str(data), "--keys-dir", str(keys),
+                    "--superlink", f"127.0.0.1:{port}", "--runtime-port", str(free_port()),
+                    "--outbound-dir", str(root / "outbound" / member),
+                    "--retry-for", str((node_retry_s or {}).get(member, 120.0))]  # fmt: skip
+            procs.start(member, argv + (["--flower-default"] if flower_default else []), log=root / f"{member}.log")
+        while coordinator.poll() is None and time.monotonic() - started < timeout_s:
+            if watch is not None:
+                watch(out, procs, time.monotonic() - started)
+            time.sleep(0.1)
+        if coordinator.poll() is None:
+            raise FederationError(f"the loopback federation did not finish within {timeout_s:.0f} s")
+        text = (root / "coordinator.json").read_text()
+        report = json.loads(text) if text.strip() else {}
+        report["coordinator_rc"] = coordinator.returncode
+        report["node_rc"] = {m: procs.procs[m].poll() for m in data_dirs}
+    finally:
+        procs.stop_all()
+        report["wall_s"] = time.monotonic() - started
     return report

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import asdict
+from logging import INFO, WARNING
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 from flwr.app import Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
+from flwr.supercore import log as flwr_log
 
 from fedrisk._env import quiet_and_offline
 from fedrisk.errors import ConfigError
@@ -155,7 +157,8 @@ class FastGrid(Grid):
                 break
             time.sleep(self.poll_s)
         if pending:
-            _log.warning("%s message(s) got no reply within %.0f s; those members are left out", len(pending), wait)
+            flwr_log(WARNING, "%s message(s) got no reply within %.0f s; those nodes are left out", len(pending), wait)
+        flwr_log(INFO, "fedrisk phase: %s replies in %.2f s", len(replies), wait - (deadline - time.monotonic()))
         return replies
 
 

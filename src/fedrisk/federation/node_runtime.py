@@ -23,6 +23,8 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Callable
+from logging import INFO
 from typing import Any
 
 from fedrisk._env import quiet_and_offline
@@ -35,6 +37,7 @@ from flwr.clientapp import ClientApp  # noqa: E402
 from flwr.common.config import get_fab_config  # noqa: E402
 from flwr.common.constant import ErrorCode, SubStatus  # noqa: E402
 from flwr.proto.runtime_pb2 import AcquireTaskRequest  # noqa: E402
+from flwr.supercore import log as flwr_log  # noqa: E402
 from flwr.supercore.constant import TaskType  # noqa: E402
 from flwr.supercore.heartbeat import HeartbeatSender, make_task_heartbeat_fn_http  # noqa: E402
 from flwr.supercore.interceptors import RuntimeTokenHttpInterceptor, RuntimeVersionHttpInterceptor  # noqa: E402
@@ -74,14 +77,17 @@ def run_task(address: str, token: str, client_app: ClientApp) -> str:
     context: Context | None = None
     reply: Message | None = None
     status, details = SubStatus.FAILED, "ClientApp task failed"
+    t0 = time.perf_counter()
     try:
         message, context, _run, fab = pull_task_input(client)
+        t1 = time.perf_counter()
         declared = declared_client_app(fab.content)
         if declared != MEMBER_APP_REF:
             raise PermissionError(
                 f"the run's Flower app declares ClientApp {declared!r}; this node runs only {MEMBER_APP_REF!r}"
             )
         reply = pack_message(client_app(message=unpack_message(message), context=context))
+        t2 = time.perf_counter()
         status, details = SubStatus.COMPLETED, ""
     except Exception as err:  # reported to the coordinator as the message's error, as Flower's executor does
         _log.exception("ClientApp task failed")
@@ -93,6 +99,15 @@ def run_task(address: str, token: str, client_app: ClientApp) -> str:
             if reply is not None and context is not None:
                 push_message(client, reply, context)
             push_task_output(client=client, context=context, sub_status=status, details=details)
+            if status == SubStatus.COMPLETED and message is not None:
+                flwr_log(
+                    INFO,
+                    "fedrisk %s task: input %.2f s, ClientApp %.2f s, reply %.2f s",
+                    message.metadata.message_type,
+                    t1 - t0,
+                    t2 - t1,
+                    time.perf_counter() - t2,
+                )
         finally:
             if heartbeat.is_running:
                 heartbeat.stop()
@@ -166,3 +181,53 @@ def _serve_when_up(address: str, client_app: ClientApp, poll_s: float) -> None:
         except Exception:  # the Runtime API is not up yet, or restarted: retry
             _log.debug("runtime API at %s not ready; retrying", address, exc_info=True)
             time.sleep(0.5)
+
+
+def supervise(spec: dict[str, Any], *, retry_for_s: float, log: Callable[[str], None]) -> int:
+    """Run the node (:func:`run_supernode` with ``spec``) as a child process; restart it after a failure.
+
+    Flower's SuperNode exits when the SuperLink refuses it (its key is not registered yet, or at all) or the
+    connection is lost for good; the node is restarted every 2 s for ``retry_for_s`` seconds after its last
+    successful start. SIGTERM/SIGINT stop the child and the supervisor. Returns the child's last exit code.
+    """
+    import json
+    import signal
+    import subprocess
+
+    stop = threading.Event()
+    child: subprocess.Popen[bytes] | None = None
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    deadline = time.monotonic() + retry_for_s
+    rc = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        child = subprocess.Popen([sys.executable, "-m", "fedrisk.federation.node_runtime", json.dumps(spec)])
+        rc = child.wait()
+        if stop.is_set() or rc == 0:
+            break
+        if time.monotonic() - started > 30:  # it had been serving: a fresh retry window
+            deadline = time.monotonic() + retry_for_s
+        if time.monotonic() > deadline:
+            log(f"node exited with code {rc}; giving up after {retry_for_s:.0f} s of retries")
+            break
+        log(f"node exited with code {rc} (refused or disconnected); restarting in 2 s")
+        stop.wait(2.0)
+    return rc
+
+
+def _main() -> None:
+    import json
+
+    spec = json.loads(sys.argv[1])
+    run_supernode(spec["argv"], poll_cap_s=spec["poll_cap_s"], warm=spec["warm"], runtime_port=spec["runtime_port"])
+
+
+if __name__ == "__main__":
+    _main()
