@@ -60,11 +60,29 @@ def test_section_compares_local_federated_central_per_member(run: tuple[Path, di
 def test_every_round_committed_with_every_exchange(run: tuple[Path, dict[str, Any]]) -> None:
     _, section = run
     jobs = section["federation"]["jobs"]
-    assert jobs["mlp"]["strategy"] == "FedAvg" and jobs["xgb"]["strategy"] == "FedXgbBagging"
-    for job in jobs.values():
-        assert [h["status"] for h in job["history"]] == ["committed"] * 3
-        assert all(h["members"] == 4 and 0.0 < h["val_loss"] < 1.0 for h in job["history"])
-        assert job["best_round"] in (1, 2, 3)
+    assert jobs["mlp"]["strategy"] == "FedAvg" and jobs["xgb"]["strategy"] == "FedXgbCyclic"
+    mlp, xgb = jobs["mlp"]["history"], jobs["xgb"]["history"]
+    assert [h["status"] for h in mlp] == ["committed"] * 3 and [h["status"] for h in xgb] == ["committed"] * 4
+    assert all(h["members"] == 4 and 0.0 < h["val_loss"] < 1.0 for h in mlp)
+    assert all(h["members"] == 1 and 0.0 < h["val_loss"] < 1.0 for h in xgb)  # one exchange's turn per round
+    assert jobs["mlp"]["best_round"] in (1, 2, 3)
+    assert jobs["xgb"]["best_round"] == 4  # only a full cycle over the 4 exchanges may be published
+
+
+def test_indicator_table_compares_every_scope_with_and_without_the_leak(run: tuple[Path, dict[str, Any]]) -> None:
+    _, section = run
+    table = section["leak"]["indicator_members"]
+    assert [r["member"] for r in table["members"]] == [f"exchange-{i}" for i in range(1, 5)]
+    for row in table["members"]:
+        for kind in ("mlp", "xgb"):
+            for scope in ("local", "federated", "central"):
+                for side in ("with", "without"):
+                    assert 0.0 <= row[f"auprc_{kind}_{scope}_{side}"] <= 1.0 + 1e-9
+    first = section["members"][0]
+    assert table["members"][0]["auprc_xgb_federated_without"] == first["auprc_xgb_federated"]
+    assert set(table["summary_with_indicator"]["by_model"]) == {"mlp", "xgb"}
+    assert section["privacy"] == {"mode": "plain", "epsilon_spent": None}
+    assert section["config"]["privacy"]["mode"] == "plain" and section["config"]["indicator_table"] is True
 
 
 def test_saved_model_records_its_hash_features_and_threshold(run: tuple[Path, dict[str, Any]]) -> None:
