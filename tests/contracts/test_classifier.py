@@ -54,9 +54,7 @@ def test_logistic_matches_sklearn_ranking() -> None:
     X_test, y_test = _blobs(400, seed=2)
     reference = LogisticRegression(class_weight="balanced", C=10.0).fit(X, y)
     # Act
-    params, _ = train_local(
-        init_params(4, rng=np.random.default_rng(0)), X, y, config=TrainConfig(epochs=500)
-    )
+    params, _ = train_local(init_params(4, rng=np.random.default_rng(0)), X, y, config=TrainConfig(epochs=500))
     ours = evaluate(params, X_test, y_test).auroc
     theirs = roc_auc_score(y_test, reference.predict_proba(X_test)[:, 1])
     # Assert
@@ -142,8 +140,6 @@ def test_empty_dataset_type_is_constructible() -> None:
     empty = FunctionDataset(
         np.zeros((0, 2)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), (), (), ("a", "b"), 0
     )
-    params, n = train_local(
-        init_params(2, rng=np.random.default_rng(0)), empty.X, empty.y, config=TrainConfig()
-    )
+    params, n = train_local(init_params(2, rng=np.random.default_rng(0)), empty.X, empty.y, config=TrainConfig())
     # Assert
     assert n == 0 and empty.n_contracts == 0 and np.all(params[0] == 0)

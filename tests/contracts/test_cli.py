@@ -78,9 +78,7 @@ def test_train_then_scan_with_risk_scores(tiny_curated: Path, tmp_path: Path) ->
 
 def test_evaluate_on_tiny_set(tiny_curated: Path) -> None:
     # Act
-    result = runner.invoke(
-        app, ["evaluate", "--data-dir", str(tiny_curated), "--folds", "3", "--firms", "2", "--json"]
-    )
+    result = runner.invoke(app, ["evaluate", "--data-dir", str(tiny_curated), "--folds", "3", "--firms", "2", "--json"])
     # Assert
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)

@@ -19,8 +19,10 @@ def data_dir() -> Path:
     env = os.environ.get("FEDRISK_DATA_DIR", "")
     path = Path(env) / "smartbugs-curated"
     if not env or not (path / "vulnerabilities.json").is_file():
-        pytest.skip(f"SmartBugs curated set not found (FEDRISK_DATA_DIR={env!r}); `make test` sets it when "
-                    "../shared/data exists")
+        pytest.skip(
+            f"SmartBugs curated set not found (FEDRISK_DATA_DIR={env!r}); `make test` sets it when "
+            "../shared/data exists"
+        )
     return Path(env)
 
 

@@ -205,9 +205,7 @@ CASES: list[tuple[str, str, str, list[int]]] = [
 
 
 @pytest.mark.parametrize(("category", "vulnerable", "fixed", "lines"), CASES, ids=[c[0] for c in CASES])
-def test_detector_fires_on_bug_and_not_on_fix(
-    category: str, vulnerable: str, fixed: str, lines: list[int]
-) -> None:
+def test_detector_fires_on_bug_and_not_on_fix(category: str, vulnerable: str, fixed: str, lines: list[int]) -> None:
     # Act
     found = _hits(vulnerable, category)
     clean = _hits(fixed, category)

@@ -197,9 +197,7 @@ def split_by_contract(
     """Row indices of ``n_parts`` disjoint parts, whole contracts each (seeded shuffle, round robin)."""
     unique = np.unique(groups)
     if n_parts < 1 or n_parts > len(unique):
-        raise ConfigError(
-            f"cannot split {len(unique)} contracts into {n_parts} parts: need 1 <= parts <= contracts"
-        )
+        raise ConfigError(f"cannot split {len(unique)} contracts into {n_parts} parts: need 1 <= parts <= contracts")
     order = rng.permutation(unique)
     part_of = {int(g): i % n_parts for i, g in enumerate(order)}
     labels = np.array([part_of[int(g)] for g in groups], dtype=np.int64)
@@ -301,8 +299,7 @@ def load_model(path: Path, feature_names: tuple[str, ...]) -> Params:
             params = [np.asarray(data[f"p{i}"], dtype=np.float64) for i in range(len(data.files) - 1)]
     except (OSError, KeyError, ValueError) as err:
         raise ModelError(
-            f"cannot read contract risk model {path} ({err}): train one with "
-            "`fedrisk contracts train --out PATH`."
+            f"cannot read contract risk model {path} ({err}): train one with `fedrisk contracts train --out PATH`."
         ) from err
     if saved != feature_names:
         raise ModelError(

@@ -67,18 +67,14 @@ class DetectorEvaluation:
     icse69_line: CategoryScore | None = None
 
 
-def _scores(
-    truth: set[tuple[str, int, str]], predicted: set[tuple[str, int, str]]
-) -> tuple[CategoryScore, ...]:
+def _scores(truth: set[tuple[str, int, str]], predicted: set[tuple[str, int, str]]) -> tuple[CategoryScore, ...]:
     scores = []
     for category in CATEGORIES:
         t = {x for x in truth if x[2] == category}
         p = {x for x in predicted if x[2] == category}
         if t or p:
             scores.append(CategoryScore(category, len(t & p), len(p - t), len(t - p)))
-    scores.append(
-        CategoryScore("all", len(truth & predicted), len(predicted - truth), len(truth - predicted))
-    )
+    scores.append(CategoryScore("all", len(truth & predicted), len(predicted - truth), len(truth - predicted)))
     return tuple(scores)
 
 

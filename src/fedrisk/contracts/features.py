@@ -39,9 +39,7 @@ _SYNTAX: dict[str, Callable[[Node], bool]] = {
     "augmented": lambda n: n.type == "augmented_assignment_expression",
     "arith_ops": lambda n: n.type == "binary_expression" and operator(n) in ("+", "-", "*", "/"),
     "modulo_ops": lambda n: n.type == "binary_expression" and operator(n) == "%",
-    "comparisons": lambda n: (
-        n.type == "binary_expression" and operator(n) in ("==", "!=", "<", ">", "<=", ">=")
-    ),
+    "comparisons": lambda n: n.type == "binary_expression" and operator(n) in ("==", "!=", "<", ">", "<=", ">="),
     "msg_sender": lambda n: n.type == "member_expression" and node_text(n) == "msg.sender",
     "msg_value": lambda n: n.type == "member_expression" and node_text(n) == "msg.value",
     "tx_origin": lambda n: n.type == "member_expression" and node_text(n) == "tx.origin",

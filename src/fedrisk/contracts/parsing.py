@@ -39,9 +39,7 @@ __all__ = [
 ]
 
 #: Keywords the 0.4.x grammar recovery sometimes reports as modifier invocations (``constant``).
-_NOT_MODIFIERS = frozenset(
-    {"constant", "view", "pure", "payable", "public", "external", "internal", "private"}
-)
+_NOT_MODIFIERS = frozenset({"constant", "view", "pure", "payable", "public", "external", "internal", "private"})
 _LOW_LEVEL = frozenset({"call", "send", "delegatecall", "callcode", "staticcall", "transfer"})
 _FUNCTION_TYPES = (
     "function_definition",
@@ -237,9 +235,7 @@ def _function(node: Node, contract: str) -> FunctionInfo:
         kind = "constructor"  # pre-0.4.22 constructor: same name as the contract
     modifiers = tuple(
         m
-        for m in (
-            node_text(c).split("(")[0].strip() for c in node.named_children if c.type == "modifier_invocation"
-        )
+        for m in (node_text(c).split("(")[0].strip() for c in node.named_children if c.type == "modifier_invocation")
         if m not in _NOT_MODIFIERS
     )
     legacy = [node_text(c).strip() for c in node.named_children if c.type == "modifier_invocation"]
@@ -284,9 +280,7 @@ def _contract(node: Node) -> ContractInfo:
     name = node_text(name_node) if name_node is not None else "<anonymous>"
     body = node.child_by_field_name("body")
     members = body.named_children if body is not None else []
-    bases = tuple(
-        node_text(c).split("(")[0].strip() for c in node.named_children if c.type == "inheritance_specifier"
-    )
+    bases = tuple(node_text(c).split("(")[0].strip() for c in node.named_children if c.type == "inheritance_specifier")
     structs = tuple(
         node_text(struct_name)
         for m in members

@@ -52,9 +52,7 @@ DETECTORS: tuple[Detector, ...] = (
         detect_unchecked_calls,
     ),
     Detector("tx-origin", "access_control", "authorisation with tx.origin", detect_tx_origin),
-    Detector(
-        "delegatecall", "access_control", "delegatecall from externally reachable code", detect_delegatecall
-    ),
+    Detector("delegatecall", "access_control", "delegatecall from externally reachable code", detect_delegatecall),
     Detector(
         "unprotected-privileged",
         "access_control",

@@ -43,8 +43,7 @@ def detect_tx_origin(ctx: FileContext) -> list[Finding]:
                         node,
                         "access_control",
                         "tx-origin",
-                        "authorisation with tx.origin: a contract the owner interacts with "
-                        "can call in as the owner",
+                        "authorisation with tx.origin: a contract the owner interacts with can call in as the owner",
                         function,
                     )
                 )
@@ -80,9 +79,7 @@ def _privileged_writes(function: FunctionInfo, state: frozenset[str]) -> list[No
         for w, target in written_targets(function.node)
         if (name := root_identifier(target)) in state and _OWNER_LIKE.match(name)
     ]
-    nodes += [
-        n for n in iter_nodes(function.node) if n.type == "call_expression" and callee_name(n) in _DESTROY
-    ]
+    nodes += [n for n in iter_nodes(function.node) if n.type == "call_expression" and callee_name(n) in _DESTROY]
     return nodes
 
 
@@ -116,9 +113,7 @@ def detect_unprotected_privileged(ctx: FileContext) -> list[Finding]:
             sensitive += [
                 n
                 for n in iter_nodes(function.node)
-                if n.type == "call_expression"
-                and callee_name(n) in helpers
-                and callee_name(n) != function.name
+                if n.type == "call_expression" and callee_name(n) in helpers and callee_name(n) != function.name
             ]
             if not sensitive:
                 continue

@@ -55,9 +55,7 @@ def _guarded(op_node: Node, operands: list[Node], function: FunctionInfo) -> boo
     """A preceding comparison mentions every variable operand, with no arithmetic inside it."""
     names = set().union(*(_identifiers(o) for o in operands)) - {"msg", "value", "sender"}
     for guard in _guards(function, op_node.start_byte):
-        has_arith = any(
-            n.type == "binary_expression" and operator(n) in ("+", "-", "*") for n in iter_nodes(guard)
-        )
+        has_arith = any(n.type == "binary_expression" and operator(n) in ("+", "-", "*") for n in iter_nodes(guard))
         if not has_arith and names and names <= _identifiers(guard):
             return True
     return False
@@ -100,10 +98,7 @@ def _candidates(function: FunctionInfo) -> list[tuple[Node, list[Node]]]:
             operands = [n for n in (node.child_by_field_name("left"), node.child_by_field_name("right")) if n]
             if all((u := unwrap_down(o)) is not None and u.type == "number_literal" for o in operands):
                 continue
-            if (
-                enclosing(node, ("for_statement",)) is not None
-                and enclosing(node, ("block_statement",)) is None
-            ):
+            if enclosing(node, ("for_statement",)) is not None and enclosing(node, ("block_statement",)) is None:
                 continue  # loop header arithmetic (i + 1) is bounded by the loop condition
             found.append((node, operands))
     return found

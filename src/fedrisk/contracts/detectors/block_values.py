@@ -21,9 +21,7 @@ from fedrisk.contracts.parsing import iter_nodes
 __all__ = ["detect_bad_randomness", "detect_timestamp"]
 
 _ALWAYS_ENTROPY = frozenset({"blockhash", "difficulty", "coinbase", "gaslimit", "prevrandao"})
-_RANDOM_NAME = re.compile(
-    r"rand|seed|lott|lucky|draw|winner|roll|dice|shuffle|card|deal|guess", re.IGNORECASE
-)
+_RANDOM_NAME = re.compile(r"rand|seed|lott|lucky|draw|winner|roll|dice|shuffle|card|deal|guess", re.IGNORECASE)
 
 
 def _randomness_context(ctx: FileContext, node: Node) -> bool:

@@ -23,9 +23,7 @@ def _approve_race(ctx: FileContext, function: FunctionInfo, state: frozenset[str
     if function.name != "approve" or not function.is_public:
         return []
     writes = [
-        w
-        for w, t in written_targets(function.node)
-        if root_identifier(t) in state and node_text(t).count("[") >= 2
+        w for w, t in written_targets(function.node) if root_identifier(t) in state and node_text(t).count("[") >= 2
     ]
     if not writes or "== 0" in node_text(function.node).replace("==0", "== 0"):
         return []
@@ -52,8 +50,7 @@ def _published_solution(ctx: FileContext, function: FunctionInfo) -> list[Findin
                     node,
                     "front_running",
                     "published-solution",
-                    "the solution travels in a public transaction: anyone can copy it "
-                    "with a higher gas price",
+                    "the solution travels in a public transaction: anyone can copy it with a higher gas price",
                     function,
                 )
             )

@@ -30,9 +30,7 @@ def detect_short_address(ctx: FileContext) -> list[Finding]:
     findings: list[Finding] = []
     for contract, function in ctx.functions():
         types = function.parameter_types
-        pairs = any(
-            a.strip() == "address" and b.strip().startswith("uint") for a, b in itertools.pairwise(types)
-        )
+        pairs = any(a.strip() == "address" and b.strip().startswith("uint") for a, b in itertools.pairwise(types))
         if not (function.is_public and function.kind == "function" and pairs):
             continue
         state = ctx.state_names(contract)
