@@ -65,7 +65,6 @@ def stress_constitution_text(
     for old, new in {
         'cron = "0 2 * * wed"': f'cron = "{cron}"',
         'missed_round_policy = "run-once"': f'missed_round_policy = "{policy}"',
-        'model = "mlp"': 'model = "stgraph"',
         "learning_rate = 0.01 ": "learning_rate = 0.001",
         'mode = "central-dp"': 'mode = "none"',
         'mode = "secagg+"': 'mode = "plain"',

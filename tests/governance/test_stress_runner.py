@@ -141,13 +141,18 @@ def test_deliveries_follow_tier_rights() -> None:
         deliveries((Participant("c", "odd", bad),))
 
 
-def test_runner_refuses_modes_it_cannot_honour() -> None:
-    # Arrange: the example constitution asks for SecAgg+, central DP and an "mlp" model
-    rules = constitution()
+def test_runner_accepts_the_modes_it_honours_and_refuses_the_others() -> None:
+    # Arrange: the example asks for SecAgg+ with central DP (honoured); HE, local DP and other models are not
+    example = constitution()
+    he = constitution(**{'mode = "secagg+"': 'mode = "he"', 'model = "stgraph"': 'model = "mlp"'})
+    local = constitution(**{'mode = "central-dp"': 'mode = "local-dp"'})
     # Act / Assert
+    assert stress_task(example).name == "liquidity-stress"
     with pytest.raises(ConfigError) as err:
-        stress_task(rules)
-    assert "secagg+" in str(err.value) and "central-dp" in str(err.value) and '"mlp"' in str(err.value)
+        stress_task(he)
+    assert '"he"' in str(err.value) and '"mlp"' in str(err.value)
+    with pytest.raises(ConfigError, match="local-dp"):
+        stress_task(local)
 
 
 def test_failed_round_keeps_the_previous_model(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ import pandas as pd
 from flwr.app import ConfigRecord, Message
 from flwr.serverapp import Grid
 
-from fedrisk.errors import MIN_COHORT, ConfigError, GovernanceError, QuorumError
+from fedrisk.errors import MIN_COHORT, ConfigError, FederationError, GovernanceError, QuorumError
 from fedrisk.evaluation.early_warning import stress_index
 from fedrisk.features.panel import Split
 from fedrisk.federation.coordinator import JobOutcome, initial_weights, roll_call, run_job
@@ -47,12 +47,16 @@ from fedrisk.federation.runner import server_app_running, simulate
 from fedrisk.governance.constitution import Constitution, TaskSpec
 from fedrisk.governance.coordinator import Participant, RoundContext, RoundOutcome
 from fedrisk.governance.model_store import latest_committed_model, save_round_model
+from fedrisk.governance.schedule import budget_period
 from fedrisk.governance.store import CoordinatorStore
 
 _log = logging.getLogger(__name__)
 TASK = "liquidity-stress"
 MODELS = ("stgraph",)
 REPLY_TIMEOUT_S = 600.0
+LEDGER_FILE = "privacy_ledger.sqlite"
+MODES: tuple[tuple[str, str], ...] = (("plain", "none"), ("secagg+", "none"), ("secagg+", "central-dp"))
+"""(aggregation, privacy) pairs the runner honours."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,8 @@ class StressRunnerSettings:
     hidden: int = 32
     seed: int = 7
     num_cpus: int | None = None
+    clip_norm: float = 0.5
+    """Member update clip norm C under DP (fixed a priori, as in the demo's privacy section)."""
 
     def __post_init__(self) -> None:
         for name in ("fl_rounds", "local_steps", "window", "hidden"):
@@ -119,15 +125,12 @@ def stress_task(constitution: Constitution) -> TaskSpec:
         issues.append(f'no [[tasks]] entry named "{TASK}": add one (model = "stgraph")')
     elif task.model not in MODELS:
         issues.append(f'tasks "{TASK}" model is "{task.model}": the stress runner trains "stgraph"')
-    if constitution.aggregation_mode != "plain":
+    pair = (constitution.aggregation_mode, constitution.privacy.mode)
+    if pair not in MODES:
         issues.append(
-            f'[aggregation] mode is "{constitution.aggregation_mode}": the stress runner aggregates in plain mode '
-            'only; set mode = "plain" (or use --runner synthetic)'
-        )
-    if constitution.privacy.mode != "none":
-        issues.append(
-            f'[privacy] mode is "{constitution.privacy.mode}": the stress runner trains without differential '
-            'privacy; set mode = "none" (or use --runner synthetic)'
+            f'[aggregation] mode "{pair[0]}" with [privacy] mode "{pair[1]}": the stress runner runs plain/none, '
+            "secagg+/none or secagg+/central-dp (member-level DP-FedAvg under SecAgg+); HE and local DP are not "
+            "wired, and central DP needs SecAgg+ (use --runner synthetic to exercise the rules alone)"
         )
     if issues or task is None:
         raise ConfigError("the constitution cannot run real stress rounds: " + "; ".join(issues))
@@ -138,12 +141,28 @@ def stress_task(constitution: Constitution) -> TaskSpec:
 class _RoundWork:
     """What the server side of one round collected (filled in the ServerApp's thread)."""
 
-    outcome: JobOutcome | None = None
+    weights: list[np.ndarray] | None = None
+    aggregated: list[str] = field(default_factory=list)
+    """Members whose updates the last committed training round aggregated."""
+    train_loss: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    privacy: dict[str, Any] = field(default_factory=dict)
     n_train: dict[str, int] = field(default_factory=dict)
     scorers: list[str] = field(default_factory=list)
     index: pd.DataFrame | None = None
     evaluations: dict[str, dict[str, float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def _take_plain(work: _RoundWork, outcome: JobOutcome) -> None:
+    last = outcome.history[-1]
+    work.weights = outcome.weights
+    work.aggregated = sorted(last.claims) if last.status == "committed" else []
+    work.train_loss = last.train_loss
+    work.history = [
+        {"round": h.round, "status": h.status, "members": h.members, "train_loss": h.train_loss}
+        for h in outcome.history
+    ]
 
 
 def _replies(grid: Grid, messages: list[Message], what: str) -> list[Message]:
@@ -233,10 +252,12 @@ class StressRoundRunner:
         config = ConfigRecord(job_config(plan, job))  # type: ignore[arg-type]
         start = time.perf_counter()
         nodes = roll_call(grid, plan, timeout=REPLY_TIMEOUT_S)
-        work.outcome = run_job(grid, plan, job, nodes, init=init)
-        work.timings["train_s"] = time.perf_counter() - start
+        if work.weights is None:  # plain mode: train here; secure mode trained in its own simulation
+            _take_plain(work, run_job(grid, plan, job, nodes, init=init))
+            work.timings["train_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        to_model = [model_message(work.outcome.weights, config, nodes[m]) for m in d.model if m in nodes]
+        assert work.weights is not None
+        to_model = [model_message(work.weights, config, nodes[m]) for m in d.model if m in nodes]
         scores, work.scorers = _scores_frame(_replies(grid, to_model, "score"), work.n_train)
         work.index = stress_index(scores, min_members=MIN_COHORT)
         published = index_record(work.index)
@@ -260,25 +281,90 @@ class StressRoundRunner:
             f"{'round ' + str(started_from) if started_from else 'the initial model'}; "
             f"model to {len(d.model)}, index to {len(d.index)}"
         )
+        if self.constitution.aggregation_mode == "secagg+":
+            self._train_secure(ctx, d, plan, init, work)
         server = server_app_running(lambda grid: self._serve(grid, plan, d, init, work))
         simulate(server, round_app, len(plan.members), num_cpus=self.settings.num_cpus)
         ctx.mark_aggregating()
         return self._publish(ctx, d, work, started_from)
 
+    def _train_secure(
+        self, ctx: RoundContext, d: Deliveries, plan: FederationPlan, init: list[np.ndarray], work: _RoundWork
+    ) -> None:
+        """SecAgg+ training (member-level DP-FedAvg under ``central-dp``) over the trainers' nodes only.
+
+        The noise is calibrated (PLD, every trainer every Flower round) so that the round's Flower rounds spend at
+        most ``epsilon_per_round``; the privacy ledger (``STATE_DIR/privacy_ledger.sqlite``) refuses a member whose
+        budget for the period would be exceeded and records what each contributor spent.
+        """
+        from fedrisk.federation.dp import MemberDP
+        from fedrisk.federation.secagg import SecureJob, run_secure
+        from fedrisk.privacy.accounting import calibrate_noise
+        from fedrisk.privacy.ledger import BudgetPolicy, open_ledger
+        from fedrisk.privacy.secagg import SecAggParams
+
+        s, p = self.settings, self.constitution.privacy
+        job = plan.jobs[0]
+        train_plan = FederationPlan(
+            members=d.trainers, jobs=plan.jobs, split=plan.split, sim_data_dir=plan.sim_data_dir
+        )
+        period = budget_period(
+            ctx.scheduled_for, p.budget_period, self.constitution.schedule.timezone, round_id=ctx.round_id
+        )
+        dp = None
+        if p.mode == "central-dp":
+            z = calibrate_noise(target_epsilon=p.epsilon_per_round, sample_rate=1.0, rounds=s.fl_rounds, delta=p.delta)
+            dp = MemberDP(z, s.clip_norm, period=f"governance-{period}", delta=p.delta)
+        ledger = (
+            open_ledger(
+                s.state_dir / LEDGER_FILE,
+                BudgetPolicy.from_config({"epsilon_max": p.epsilon_budget, "delta": p.delta}),
+            )
+            if dp is not None
+            else None
+        )
+        start = time.perf_counter()
+        try:
+            secure = SecureJob(
+                job.name, dict(job_config(train_plan, job)), init, rounds=s.fl_rounds, secagg=SecAggParams(), dp=dp
+            )
+            (outcome,) = run_secure([secure], num_members=len(d.trainers), ledger=ledger, num_cpus=s.num_cpus)
+            if not outcome.committed:
+                raise FederationError(f"round {ctx.round_id}: no SecAgg+ round committed; nothing is published")
+            last = outcome.committed[-1]
+            work.weights = outcome.weights
+            work.aggregated = sorted(outcome.contributors[last])
+            work.train_loss = next(h.train_loss for h in outcome.history if h.round == last)
+            work.history = [
+                {"round": h.round, "status": h.status, "members": h.members, "train_loss": h.train_loss}
+                for h in outcome.history
+            ]
+            if dp is not None and ledger is not None:
+                work.privacy = {
+                    "mode": p.mode,
+                    "noise_multiplier": dp.noise_multiplier,
+                    "clip_norm": dp.clip_norm,
+                    "ledger_period": dp.period,
+                    "epsilon_spent_in_period": {
+                        m: ledger.spent(m, level="member", period=dp.period) for m in d.trainers
+                    },
+                }
+        finally:
+            close = getattr(ledger, "close", None)  # the SQL ledger holds a connection
+            if close is not None:
+                close()
+        work.timings["train_s"] = time.perf_counter() - start
+
     def _contributions(self, d: Deliveries, work: _RoundWork) -> dict[str, float]:
-        assert work.outcome is not None
-        last = work.outcome.history[-1]
-        trained = set(last.claims) if last.status == "committed" else set()
-        hours = {m: float(work.n_train.get(m, 0)) for m in trained}
+        hours = {m: float(work.n_train.get(m, 0)) for m in work.aggregated}
         cells = {m: float(e.get("n-cells", 0.0)) for m, e in work.evaluations.items() if m not in d.trainers}
         total = sum(hours.values()) + sum(cells.values())
         return {m: v / total for m, v in {**cells, **hours}.items()} if total else {}
 
     def _publish(self, ctx: RoundContext, d: Deliveries, work: _RoundWork, started_from: int | None) -> RoundOutcome:
-        outcome = work.outcome
-        if outcome is None or work.index is None:
+        if work.weights is None or work.index is None:
             raise GovernanceError(f"round {ctx.round_id}: the federation finished without a model")
-        replied = set(outcome.history[-1].claims) | set(work.evaluations)
+        replied = set(work.aggregated) | set(work.evaluations)
         if len(replied) < self.constitution.quorum.min_members:
             raise QuorumError(
                 f"round {ctx.round_id}: {len(replied)} members took part ({sorted(replied)}), "
@@ -287,7 +373,7 @@ class StressRoundRunner:
         index_auprc = [e["index-auprc"] for e in work.evaluations.values() if e.get("index-auprc", -1.0) >= 0]
         asset_rows = work.index[work.index["asset"] != "MARKET"]
         metrics: dict[str, float] = {
-            "train_loss": float(outcome.history[-1].train_loss or float("nan")),
+            "train_loss": float(work.train_loss if work.train_loss is not None else float("nan")),
             "index_cells_published": float(asset_rows["index"].notna().sum()),
             "index_cells_withheld": float(asset_rows["index"].isna().sum()),
             "index_auprc_median": float(np.median(index_auprc)) if index_auprc else float("nan"),
@@ -295,17 +381,16 @@ class StressRoundRunner:
         }
         release: dict[str, Any] = {
             "started_from_round": started_from,
-            "trainers": sorted(outcome.history[-1].claims),
-            "model_sent_to": sorted(set(d.model) & (set(work.scorers) | set(outcome.history[-1].claims))),
+            "aggregation": self.constitution.aggregation_mode,
+            "trainers": work.aggregated,
+            "model_sent_to": sorted(set(d.model) & (set(work.scorers) | set(work.aggregated))),
             "index_sent_to": sorted(work.evaluations),
             "evaluations": work.evaluations,
-            "history": [
-                {"round": h.round, "status": h.status, "members": h.members, "train_loss": h.train_loss}
-                for h in outcome.history
-            ],
+            "history": work.history,
+            "privacy": work.privacy,
             "metrics": metrics,
         }
-        sha = save_round_model(self.settings.state_dir, ctx.round_id, outcome.weights, release)
+        sha = save_round_model(self.settings.state_dir, ctx.round_id, work.weights, release)
         return RoundOutcome(sha, self._contributions(d, work), metrics)
 
 
