@@ -18,8 +18,14 @@ so the next round continues from it only once the store has committed the round;
 nothing and the previous model stays. Contribution scores are each participant's share of the examples the round
 used: training hours for update contributors, labelled validation cells evaluated for evaluators.
 
-Scope: plain aggregation without differential privacy; a constitution asking for SecAgg+, HE or a DP mode is
-refused when the runner is built (the SecAgg+/DP path exists for the demo's privacy section but is not wired here).
+Modes (``[aggregation]`` / ``[privacy]``): ``plain``/``none`` trains on the Message-API path above;
+``secagg+``/``none`` and ``secagg+``/``central-dp`` train the full members in a separate SecAgg+ simulation
+(:func:`fedrisk.federation.secagg.run_secure`, the demo privacy section's path): the coordinator only sees the sum
+of the updates, and under ``central-dp`` each member clips its update and adds its share of Gaussian noise
+calibrated (PLD, every member every Flower round) so that one scheduled round spends at most
+``epsilon_per_round``; the privacy ledger (``STATE_DIR/privacy_ledger.sqlite``) refuses a member whose budget would
+be exceeded and records what each spent, and the coordinator's store charges ``epsilon_per_round`` (an upper bound)
+with its own budget gate before the round. HE and local DP are refused when the runner is built.
 """
 
 from __future__ import annotations
