@@ -405,6 +405,7 @@ def serve(
         if run_config is not None:
             if expect_nodes:
                 report["nodes_online_s"] = wait_nodes_online(cfg, expect_nodes)
+                report["online_since_start_s"] = time.monotonic() - t0
                 log(f"{expect_nodes} member nodes online after {time.monotonic() - t0:.1f} s")
             started = time.monotonic()
             run_id = submit_run(cfg, run_config)

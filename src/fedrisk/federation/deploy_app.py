@@ -1,8 +1,8 @@
 """The coordinator's ServerApp on Flower's deployment engine (SuperLink), and the plan codec it reads.
 
 ``flwr run deploy/flower-app`` submits a Flower app whose components are this module's ``server`` and
-:data:`fedrisk.federation.member_node.app`: the same coordinator (:func:`~fedrisk.federation.coordinator.coordinate`)
-and member node the simulation runs. The run config carries:
+``member`` (:data:`fedrisk.federation.member_node.app` behind the packed transport): the same coordinator
+(:func:`~fedrisk.federation.coordinator.coordinate`) and member node the simulation runs. The run config carries:
 
 - ``plan``: the :class:`~fedrisk.federation.plan.FederationPlan` as JSON (:func:`plan_to_json`);
 - ``out-dir``: a directory on the coordinator's host where each finished job is written
@@ -34,8 +34,9 @@ from fedrisk._env import quiet_and_offline
 from fedrisk.errors import ConfigError
 from fedrisk.features.panel import Split
 from fedrisk.federation.coordinator import JobOutcome, coordinate
+from fedrisk.federation.member_node import app as member_app
 from fedrisk.federation.plan import FederationPlan, Job, TrainSettings
-from fedrisk.federation.wire import pack_message, unpack_message
+from fedrisk.federation.wire import PackedClientApp, pack_message, tune_object_pulls, unpack_message
 
 quiet_and_offline()
 _log = logging.getLogger(__name__)
@@ -196,6 +197,8 @@ def run_config_value(context: Context, key: str, default: object = None) -> Any:
 
 
 server = ServerApp()
+member = PackedClientApp(member_app)
+"""The member ClientApp as deployed: :data:`fedrisk.federation.member_node.app` behind the packed transport."""
 
 
 @server.main()
@@ -208,6 +211,7 @@ def main(grid: Grid, context: Context) -> None:
         poll_s=float(run_config_value(context, "poll-s", DEFAULT_POLL_S)),
         timeout_s=float(run_config_value(context, "round-timeout-s", DEFAULT_ROUND_TIMEOUT_S)),
     )
+    tune_object_pulls()
     started = time.perf_counter()
     coordinate(fast, plan, lambda outcome: write_outcome(out_dir, outcome))
     _log.info("plan finished in %.1f s", time.perf_counter() - started)

@@ -7,7 +7,7 @@ process`` and this module's :func:`serve_tasks` takes its place: one thread that
 tasks from the SuperNode's local Runtime API and runs them in the same, already warm, process (torch imported
 once, the member's prepared data cached by ``member_node.load_member``).
 
-It also runs *only* the member app installed on the node (:data:`fedrisk.federation.member_node.app`): a run
+It also runs *only* the member app installed on the node (:data:`fedrisk.federation.deploy_app.member`): a run
 whose Flower app declares another ClientApp is refused, so a coordinator cannot make a member execute code it
 ships in a FAB (Flower's own executor would install and run it).
 
@@ -45,11 +45,11 @@ from flwr.supercore.retry import make_simple_http_retry_invoker  # noqa: E402
 from flwr.supercore.runtime import RuntimeHttpClient  # noqa: E402
 from flwr.supernode.runtime.run_clientapp import pull_task_input, push_message, push_task_output  # noqa: E402
 
-from fedrisk.federation.wire import pack_message, unpack_message  # noqa: E402
+from fedrisk.federation.wire import tune_object_pulls  # noqa: E402
 
 _log = logging.getLogger(__name__)
 
-MEMBER_APP_REF = "fedrisk.federation.member_node:app"
+MEMBER_APP_REF = "fedrisk.federation.deploy_app:member"
 """The only ClientApp a fedrisk node runs."""
 
 
@@ -86,7 +86,7 @@ def run_task(address: str, token: str, client_app: ClientApp) -> str:
             raise PermissionError(
                 f"the run's Flower app declares ClientApp {declared!r}; this node runs only {MEMBER_APP_REF!r}"
             )
-        reply = pack_message(client_app(message=unpack_message(message), context=context))
+        reply = client_app(message=message, context=context)
         t2 = time.perf_counter()
         status, details = SubStatus.COMPLETED, ""
     except Exception as err:  # reported to the coordinator as the message's error, as Flower's executor does
@@ -159,12 +159,11 @@ def run_supernode(argv: list[str], *, poll_cap_s: float | None = 0.1, warm: bool
     logging.getLogger("flwr").propagate = False  # opacus installs a root handler: no duplicate DEBUG lines
     if poll_cap_s is not None:
         sci.time = _CappedTime(poll_cap_s)  # type: ignore[attr-defined]
+        tune_object_pulls()
     if warm:
-        from fedrisk.federation.member_node import app as member_app
-
         worker = threading.Thread(
             target=_serve_when_up,
-            args=(f"127.0.0.1:{runtime_port}", member_app, poll_cap_s or 1.0),
+            args=(f"127.0.0.1:{runtime_port}", poll_cap_s or 1.0),
             name="fedrisk-clientapp",
             daemon=True,
         )
@@ -173,12 +172,28 @@ def run_supernode(argv: list[str], *, poll_cap_s: float | None = 0.1, warm: bool
     flower_supernode()
 
 
-def _serve_when_up(address: str, client_app: ClientApp, poll_s: float) -> None:
+def _serve_when_up(address: str, poll_s: float) -> None:
+    """Serve the node's tasks once its Runtime API is up; the member app (torch) is imported after connecting."""
+    import httpx
+
+    client = _client(address)
     while True:
         try:
-            serve_tasks(address, client_app, poll_s=poll_s)
+            client.AcquireTask(AcquireTaskRequest(supported_task_types=[]))  # a probe that acquires nothing
+        except httpx.TransportError:  # not listening yet
+            time.sleep(0.2)
+            continue
+        except Exception:  # it answered, with an error: it is up
+            _log.debug("runtime API probe answered with an error", exc_info=True)
+        break
+    client.close()
+    from fedrisk.federation.deploy_app import member
+
+    while True:
+        try:
+            serve_tasks(address, member, poll_s=poll_s)
             return
-        except Exception:  # the Runtime API is not up yet, or restarted: retry
+        except Exception:  # the Runtime API restarted: retry
             _log.debug("runtime API at %s not ready; retrying", address, exc_info=True)
             time.sleep(0.5)
 
@@ -187,7 +202,7 @@ def supervise(spec: dict[str, Any], *, retry_for_s: float, log: Callable[[str], 
     """Run the node (:func:`run_supernode` with ``spec``) as a child process; restart it after a failure.
 
     Flower's SuperNode exits when the SuperLink refuses it (its key is not registered yet, or at all) or the
-    connection is lost for good; the node is restarted every 2 s for ``retry_for_s`` seconds after its last
+    connection is lost for good; the node is restarted after 1 s, for ``retry_for_s`` seconds after its last
     successful start. SIGTERM/SIGINT stop the child and the supervisor. Returns the child's last exit code.
     """
     import json
@@ -217,8 +232,8 @@ def supervise(spec: dict[str, Any], *, retry_for_s: float, log: Callable[[str], 
         if time.monotonic() > deadline:
             log(f"node exited with code {rc}; giving up after {retry_for_s:.0f} s of retries")
             break
-        log(f"node exited with code {rc} (refused or disconnected); restarting in 2 s")
-        stop.wait(2.0)
+        log(f"node exited with code {rc} (refused or disconnected); restarting in 1 s")
+        stop.wait(1.0)
     return rc
 
 

@@ -16,7 +16,8 @@ import json
 from collections import OrderedDict
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, ConfigRecord, Message, RecordDict
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.clientapp import ClientApp
 
 from fedrisk.errors import FederationError
 
@@ -81,3 +82,32 @@ def unpack_message(message: Message) -> Message:
     if message.has_content():
         message.content = unpack(message.content)
     return message
+
+
+class PackedClientApp(ClientApp):
+    """A ClientApp that unpacks what it receives and packs what it replies, around another ClientApp."""
+
+    def __init__(self, inner: ClientApp) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def __call__(self, message: Message, context: Context) -> Message:
+        """Run the inner app on the unpacked message; pack its reply."""
+        return pack_message(self.inner(unpack_message(message), context))
+
+
+def tune_object_pulls(*, initial_backoff_s: float = 0.05, backoff_cap_s: float = 0.5) -> None:
+    """Make this process's Flower object pulls retry after ``initial_backoff_s`` (Flower 1.42: 1 s, cap 10 s).
+
+    A node sees a message as soon as its metadata is stored, often before the sender has uploaded the
+    message's objects; Flower then waits 1 s (then 2, 4 ... s) before asking again, which alone added 1–3 s
+    to each phase of a round. Changes the keyword defaults of ``flwr...inflatable_utils.pull_objects`` (the
+    one function every Flower pull goes through) in this process only.
+    """
+    from flwr.supercore.inflatable import inflatable_utils
+
+    defaults = inflatable_utils.pull_objects.__kwdefaults__
+    if defaults is None or "initial_backoff" not in defaults or "backoff_cap" not in defaults:
+        raise FederationError("this Flower version's pull_objects has no backoff settings (fedrisk pins flwr 1.42)")
+    defaults["initial_backoff"] = initial_backoff_s
+    defaults["backoff_cap"] = backoff_cap_s
