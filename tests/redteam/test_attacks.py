@@ -123,8 +123,10 @@ def test_redteam_cli_writes_section(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     # Assert
     assert res.exit_code == 0, res.output
     section = json.loads((tmp_path / "redteam.json").read_text())["redteam"]
-    assert section["schema"] == 1 and set(section["modes"]) == {"none", "dp", "he", "all"}
-    assert len(section["rows"]) == 8 and all("success" in r for r in section["rows"])
+    assert section["schema"] == 2 and set(section["modes"]) == {"none", "dp", "secagg", "he", "all"}
+    assert section["stress_model"]["status"] == "not run"  # no results.json in tmp_path
+    rows = section["synthetic"]["rows"]
+    assert len(rows) == 8 and all("success" in r for r in rows)
     table = format_table([isolation.run("none", seed=0)[0]])
     assert "isolation_small_cohort" in table
     assert CliRunner().invoke(app, ["redteam", "--run", str(tmp_path / "missing")]).exit_code != 0
