@@ -32,6 +32,7 @@ from fedrisk.jobs.privacy import run_privacy_section
 from fedrisk.jobs.stress import StressRun, consensus_stress, data_provenance, run_stress
 from fedrisk.jobs.stress_config import StressConfig
 from fedrisk.jobs.trail import RunTrail
+from fedrisk.privacy.attacks.suite import run_redteam_section
 from fedrisk.report import build_report
 from fedrisk.report.plots import plot_index, plot_member_quality, plot_onboarding, plot_rounds
 
@@ -117,10 +118,13 @@ def run_extra_sections(
         step("contribution: Shapley values (a federation per coalition), rewards, leave-one-out deltas")
         extra["contribution"] = run_contribution_section(config, data_dir, out_dir)
         trail.log.append("contribution.valued", {k: extra["contribution"][k] for k in ("method", "members", "ledger")})
+    if "redteam" in sections:  # attack sizes always quick (4 members at most): docs/he-and-attacks.md
+        step("red team: privacy attacks on the stress model under each protection layer")
+        extra["redteam"] = run_redteam_section(config.to_dict(), data_dir, out_dir, quick=True, seed=config.seed)
     return extra
 
 
-SECTIONS: tuple[str, ...] = ("stress", "privacy", "fraud", "credit", "contribution", "governance")
+SECTIONS: tuple[str, ...] = ("stress", "privacy", "fraud", "credit", "contribution", "governance", "redteam")
 """Sections of the demo, in order (the stress federation always runs)."""
 
 

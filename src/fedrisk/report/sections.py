@@ -213,6 +213,8 @@ def read_audit(results: Mapping[str, Any], run_dir: Path) -> AuditView | Absent:
 
 
 def _attack_rows(raw: object) -> list[Mapping[str, Any]]:
+    if isinstance(raw, Mapping) and isinstance(raw.get("stress_model"), Mapping) and "rows" in raw["stress_model"]:
+        raw = raw["stress_model"]  # redteam schema 2: the attacks on the run's own stress model
     if isinstance(raw, Mapping):
         for key in ("results", "attacks", "rows"):
             if isinstance(raw.get(key), list):
