@@ -101,13 +101,15 @@ def tune_object_pulls(*, initial_backoff_s: float = 0.05, backoff_cap_s: float =
 
     A node sees a message as soon as its metadata is stored, often before the sender has uploaded the
     message's objects; Flower then waits 1 s (then 2, 4 ... s) before asking again, which alone added 1–3 s
-    to each phase of a round. Changes the keyword defaults of ``flwr...inflatable_utils.pull_objects`` (the
-    one function every Flower pull goes through) in this process only.
+    to each phase of a round. Changes the keyword defaults of ``pull_objects`` and
+    ``pull_and_inflate_object_from_tree`` (``flwr.supercore.inflatable.inflatable_utils``, through which every
+    Flower pull goes) in this process only.
     """
     from flwr.supercore.inflatable import inflatable_utils
 
-    defaults = inflatable_utils.pull_objects.__kwdefaults__
-    if defaults is None or "initial_backoff" not in defaults or "backoff_cap" not in defaults:
-        raise FederationError("this Flower version's pull_objects has no backoff settings (fedrisk pins flwr 1.42)")
-    defaults["initial_backoff"] = initial_backoff_s
-    defaults["backoff_cap"] = backoff_cap_s
+    for fn in (inflatable_utils.pull_objects, inflatable_utils.pull_and_inflate_object_from_tree):
+        defaults = fn.__kwdefaults__
+        if defaults is None or "initial_backoff" not in defaults or "backoff_cap" not in defaults:
+            raise FederationError(f"this Flower's {fn.__name__} has no backoff settings (fedrisk pins flwr 1.42)")
+        defaults["initial_backoff"] = initial_backoff_s
+        defaults["backoff_cap"] = backoff_cap_s
