@@ -53,6 +53,7 @@ def serve(
         state_dir=state_dir,
         host=host,
         port=port,
+        connect_host=host if host not in ("0.0.0.0", "::", "") else "127.0.0.1",
         auth=not no_auth,
         members=allowed,
         revoked=tuple(m for m in revoke.split(",") if m),
