@@ -12,6 +12,7 @@ One scenario, run once (module fixture), every process started through the CLI a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import time
@@ -153,3 +154,32 @@ def test_an_unregistered_node_is_refused(scenario: Scenario) -> None:
     assert all("eve" not in h["claims"] for j in scenario.report["outcome"]["jobs"] for h in j["history"])
     assert scenario.report["node_rc"]["eve"] not in (None, 0)  # it gave up: the SuperLink refused to activate it
     assert "Failed to activate SuperNode" in scenario.logs["eve"], scenario.logs["eve"][-2000:]
+
+
+def test_sigterm_to_the_coordinator_stops_its_superlink(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from fedrisk.federation.deploy import free_port, offline_env
+
+    pki = init_pki(tmp_path / "pki", ["a", "b", "c"])
+    port = free_port()
+    argv = [sys.executable, "-m", "fedrisk.cli.app", "coordinator", "serve", "--pki", str(pki.root),
+            "--state-dir", str(tmp_path / "state"), "--port", str(port)]  # fmt: skip
+    with open(tmp_path / "err.log", "wb") as err:
+        proc = subprocess.Popen(argv, stderr=err, stdout=subprocess.DEVNULL, env=offline_env(), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while "SuperLink ready" not in (tmp_path / "err.log").read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "err.log").read_text()
+            time.sleep(0.2)
+        link_log = (tmp_path / "state" / "superlink.log").read_text()
+        link_pid = int(link_log.split("Started server process [")[1].split("]")[0])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) != 0
+        time.sleep(1.0)
+        assert not Path(f"/proc/{link_pid}").exists() or "zombie" in Path(f"/proc/{link_pid}/status").read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout, suppress
@@ -392,6 +393,12 @@ def serve(
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
     t0 = time.monotonic()
+    if threading.current_thread() is threading.main_thread():  # SIGTERM (docker stop) must still stop the SuperLink
+
+        def _exit(signum: int, _frame: object) -> None:
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, _exit)
     try:
         link = procs.start("superlink", superlink_argv(cfg), log=cfg.state_dir / "superlink.log")
         report["healthy_s"] = wait_healthy(cfg, proc=link)
