@@ -127,3 +127,18 @@ def test_outbound_logs_and_claims_state_the_privacy_parameters(run: Run) -> None
     assert privacy["epsilon"] == pytest.approx(_eps(run.q["alpha"], 2 * FAST.local_steps), rel=1e-5)
     assert json.loads(str(claim["privacy-json"])) == privacy
     assert not (run.outbound / "eps.jsonl").read_text().count('"round":2')  # refused: nothing sent in round 2
+
+
+def test_the_audit_record_states_what_the_member_logged_so_it_can_countersign(run: Run) -> None:
+    # Arrange: the member entry the audit trail writes from a claim, and the member's own outbound log
+    from fedrisk.audit import OutboundLog
+    from fedrisk.audit.outbound import claim_mismatch
+    from fedrisk.jobs.trail import _claimed_privacy
+
+    claim = run.outcome.history[1].claims["gamma"]
+    stated = {"sha256": claim["sha256"], "size": claim["size"], "privacy": _claimed_privacy(claim)}
+    # Act
+    (entry,) = OutboundLog(run.outbound / "gamma.jsonl").entries_for(2)
+    # Assert
+    assert claim_mismatch(stated, entry) is None
+    assert claim_mismatch({**stated, "privacy": {"mode": RECORD_MODE}}, entry) is not None
