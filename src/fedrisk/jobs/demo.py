@@ -105,7 +105,12 @@ def run_extra_sections(
         step("privacy: DP-FedAvg with SecAgg+, privacy/utility curve, secure index")
         extra["privacy"] = run_privacy_section(data_dir, out_dir, quick=config.quick, seed=config.seed)
         trail.log.append(
-            "privacy.spent", {"ledger": extra["privacy"].get("ledger"), "curve": extra["privacy"].get("curve")}
+            "privacy.spent",
+            {
+                "ledger": extra["privacy"].get("ledger"),
+                "curve": extra["privacy"].get("curve"),
+                "record_level": extra["privacy"].get("record_level"),  # members' own record-level ledgers
+            },
         )
     if "fraud" in sections:
         step("fraud federation: exchanges pooling fraud knowledge")
