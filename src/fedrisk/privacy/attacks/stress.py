@@ -67,6 +67,7 @@ from fedrisk.privacy.attacks._sim import Aggregation, Protection, RoundView, sin
 from fedrisk.privacy.attacks.free_riding import detect
 from fedrisk.privacy.attacks.poisoning import coordinate_median, trimmed_mean
 from fedrisk.privacy.attacks.result import AttackResult
+from fedrisk.privacy.dp import clip_update
 from fedrisk.privacy.he import flatten_update
 
 __all__ = ["STRESS_MODES", "StressSetting", "load_setting", "run_stress_config", "run_stress_redteam"]
@@ -250,7 +251,12 @@ def membership_auc(model: STGraphNet, members: Sequence[TorchMember], *, n: int,
 
 
 def membership_rows(
-    setting: StressSetting, views: dict[StressMode, list[np.ndarray]], *, n: int, seed: int
+    setting: StressSetting,
+    views: dict[StressMode, list[np.ndarray]],
+    *,
+    n: int,
+    seed: int,
+    local_members: int | None = None,
 ) -> list[AttackResult]:
     """MI against each mode's released model, plus one local-only model per member for reference."""
     rows = []
@@ -276,7 +282,7 @@ def membership_rows(
             )
         )
     local_aucs = []
-    for m in members:
+    for m in members[:local_members]:
         model = _clone(setting, setting.weights)
         torch.manual_seed(seed)
         for layer in model.modules():
@@ -298,7 +304,7 @@ def membership_rows(
             0.55,
             True,
             defence="no federation (each member alone)",
-            note=f"local models, {setting.local_steps * setting.rounds * 4} steps",
+            note=f"{len(local_aucs)} local model(s), {setting.local_steps * setting.rounds * 4} steps each",
         )
     )
     return rows
@@ -342,14 +348,16 @@ def label_inversion_rows(setting: StressSetting, *, k: int, seed: int, protectio
     others = [m for m in members if m is not target]
     cases = _targets(target, k, seed)
     rng = np.random.default_rng(seed)
+    rounds = [
+        [_single_window_update(setting, target, hour)]
+        + [_single_window_update(setting, o, rng.choice(o.train_idx, size=1)) for o in others]
+        for hour, _ in cases
+    ]
     rows = []
     for mode in STRESS_MODES:
         agg = None if mode == "secagg" else Aggregation(mode=mode, protection=protection, seed=seed)
         hits = []
-        for hour, label in cases:
-            updates = [_single_window_update(setting, target, hour)]
-            for o in others:
-                updates.append(_single_window_update(setting, o, rng.choice(o.train_idx, size=1)))
+        for (_, label), updates in zip(cases, rounds, strict=True):
             view = _aggregate(mode, agg, updates, ())
             seen = view.seen[0] if view.seen[0] is not None else [len(updates) * a for a in view.mean]
             bias = float(np.asarray(seen[-1]).ravel()[0])  # head.bias is the last array
@@ -569,6 +577,10 @@ def poisoning_rows(setting: StressSetting, *, seed: int, protection: Protection,
     return rows
 
 
+def _clipped(update: Arrays, clip_norm: float) -> Arrays:
+    return [np.asarray(a, np.float64) for a in clip_update(list(update), clip_norm)[0]]
+
+
 def free_riding_rows(setting: StressSetting, *, rounds: int, seed: int, protection: Protection) -> list[AttackResult]:
     """A zero or stale update from member 0; the detector sees what the mode shows it.
 
@@ -585,6 +597,7 @@ def free_riding_rows(setting: StressSetting, *, rounds: int, seed: int, protecti
                 return [[np.zeros_like(a) for a in updates[0]], *updates[1:]]
             return [history[0] if history else updates[0], *updates[1:]]
 
+        _, _, raw = federate(setting, "none", rounds=rounds, seed=seed, protection=protection, tamper=tamper)
         for mode in STRESS_MODES:
             if mode in SUM_ONLY:
                 rows.append(
@@ -601,14 +614,16 @@ def free_riding_rows(setting: StressSetting, *, rounds: int, seed: int, protecti
                     )
                 )
                 continue
-            _, views, _ = federate(setting, mode, rounds=rounds, seed=seed, protection=protection, tamper=tamper)
             undetected: list[bool] = []
             previous: list[Arrays | None] = [None] * len(setting.members)
-            for rnd, v in enumerate(views):
-                flags = detect(v.seen, previous)
+            for rnd, updates in enumerate(raw):  # dp: the coordinator sees the same updates, clipped
+                seen: list[Arrays | None] = [
+                    u if mode == "none" else _clipped(u, protection.clip_norm) for u in updates
+                ]
+                flags = detect(seen, previous)
                 if kind == "zero" or rnd > 0:  # a stale update exists from round 2 on
                     undetected.append(not flags[0])
-                previous = list(v.seen)
+                previous = seen
             rows.append(
                 AttackResult(
                     f"free_riding_{kind}",
@@ -645,9 +660,11 @@ def run_stress_redteam(
         for mode in ("dp", "all"):
             released[mode] = federate(setting, mode, rounds=rounds, seed=seed, protection=p)[0]  # type: ignore[arg-type]
         clean = federated_auprc(setting, federate(setting, "none", rounds=rounds, seed=seed, protection=p)[0])
-        rows = membership_rows(setting, released, n=1000 if quick else 4000, seed=seed)
+        rows = membership_rows(
+            setting, released, n=1000 if quick else 4000, seed=seed, local_members=2 if quick else None
+        )
         rows += label_inversion_rows(setting, k=6 if quick else 20, seed=seed, protection=p)
-        rows += property_rows(setting, shadows=6 if quick else 20, trials=3 if quick else 10, seed=seed, protection=p)
+        rows += property_rows(setting, shadows=4 if quick else 20, trials=2 if quick else 10, seed=seed, protection=p)
         rows += isolation_rows()
         rows += poisoning_rows(setting, seed=seed, protection=p, clean=clean)
         rows += free_riding_rows(setting, rounds=2, seed=seed, protection=p)
