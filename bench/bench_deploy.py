@@ -26,12 +26,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fedrisk._env import quiet_and_offline  # noqa: E402
-from fedrisk.features.panel import Split  # noqa: E402
-from fedrisk.federation.deploy import run_loopback  # noqa: E402
-from fedrisk.federation.deploy_app import plan_to_json  # noqa: E402
-from fedrisk.federation.pki import init_pki  # noqa: E402
-from fedrisk.federation.plan import FederationPlan, Job, TrainSettings  # noqa: E402
+from fedrisk._env import quiet_and_offline
+from fedrisk.features.panel import Split
+from fedrisk.federation.deploy import run_loopback
+from fedrisk.federation.deploy_app import plan_to_json
+from fedrisk.federation.pki import init_pki
+from fedrisk.federation.plan import FederationPlan, Job, TrainSettings
 
 MEMBERS = {"alpha": ("BTC", "ETH"), "beta": ("BTC",), "gamma": ("BTC", "ETH")}
 SPLIT = Split(
