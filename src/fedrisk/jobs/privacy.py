@@ -160,7 +160,7 @@ def _plot(curve: list[dict[str, Any]], path: Path, record_curve: list[dict[str, 
     if ref["auprc_median"] is not None:
         ax.axhline(ref["auprc_median"], color="#D55E00", ls="--", label="ε = ∞ (SecAgg+, no DP), median")
     ax.set_xscale("log")
-    ax.set_xlabel("ε spent per member (PLD, δ = 1e-5; member level: its data, record level: one hour), log")
+    ax.set_xlabel("ε spent per member (PLD, δ = 1e-5; record level: per training hour), log scale")
     ax.set_ylabel("test AUPRC")
     ax.set_title("Stress model: privacy / utility (member- and record-level DP)")
     ax.legend(fontsize=8)
