@@ -129,6 +129,27 @@ def run_extra_sections(
     return extra
 
 
+_SECTION_PLOTS = {"privacy_utility": "privacy_utility.png", "contribution": "contribution.png"}
+_SECTION_ARTIFACTS = {
+    "counterfactuals": "counterfactuals/",
+    "fraud": "fraud/",
+    "privacy_ledger": "privacy_ledger.sqlite",
+    "record_ledgers": "record_ledgers/",
+    "contribution_ledger": "contribution_ledger.sqlite",
+    "governance_store": "governance/coordinator.db",
+}
+
+
+def _section_plots(out_dir: Path) -> dict[str, str]:
+    """The plots the extra sections wrote (only those that exist)."""
+    return {k: v for k, v in _SECTION_PLOTS.items() if (out_dir / v).exists()}
+
+
+def _section_artifacts(out_dir: Path) -> dict[str, str]:
+    """Ledgers, stores and model folders the sections wrote (only those that exist)."""
+    return {k: v for k, v in _SECTION_ARTIFACTS.items() if (out_dir / v.rstrip("/")).exists()}
+
+
 SECTIONS: tuple[str, ...] = ("stress", "privacy", "fraud", "credit", "contribution", "governance", "redteam")
 """Sections of the demo, in order (the stress federation always runs)."""
 
@@ -168,8 +189,7 @@ def run_demo(
             )
         step("plots")
         plots = make_plots(out_dir, stress, run)
-        if "privacy" in extra:
-            plots["privacy_utility"] = "privacy_utility.png"
+        plots.update(_section_plots(out_dir))
         results: dict[str, Any] = {
             "schema": "fedrisk.results/1",
             "run_id": out_dir.name,
@@ -187,6 +207,7 @@ def run_demo(
                 "log": "run.log",
                 "audit": "audit.jsonl",
                 "outbound_logs": "outbound/",
+                **_section_artifacts(out_dir),
             },
             "wall_time_s": round(time.perf_counter() - started, 1),
         }
