@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fedrisk.features.panel import Split
+
 PREAMBLE = "Timestamps are UTC timezone,https://www.CryptoDataDownload.com"
 
 
@@ -91,3 +93,21 @@ def write_data_dir(
             name = f"{venue.capitalize()}_{asset}USD_1h.csv"
             write_cdd(root / "crypto-hourly-multivenue" / "raw" / venue / name, frame, base=asset)
     return root
+
+
+SIM_VENUES: dict[str, tuple[str, ...]] = {
+    "alpha": ("BTC", "ETH"),
+    "beta": ("BTC",),
+    "gamma": ("BTC", "ETH"),
+    "delta": ("ETH",),
+}
+"""Four small venues for federation tests (write them with :func:`write_data_dir`)."""
+
+
+SIM_SPLIT = Split(
+    train_start=pd.Timestamp("2018-01-01", tz="UTC"),
+    val_start=pd.Timestamp("2018-03-10", tz="UTC"),
+    test_start=pd.Timestamp("2018-04-01", tz="UTC"),
+    test_end=pd.Timestamp("2018-04-25", tz="UTC"),
+)
+"""The calendar of the synthetic venues: train January to 10 March 2018, validate to April, test to 25 April."""

@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fedrisk.contribution import create_ledger, exact_shapley, parse_contribution_section
@@ -20,19 +19,13 @@ from fedrisk.contribution.coalitions import (
     private_utilities,
 )
 from fedrisk.errors import ConfigError, PrivacyError
-from fedrisk.features.panel import Split
 from fedrisk.federation.plan import TrainSettings
 from fedrisk.federation.valuation import Drills, MemberScore
 from fedrisk.jobs.contribution import ContributionConfig, _coalitions, assemble_section
-from synthetic import write_data_dir
+from synthetic import SIM_SPLIT, SIM_VENUES, write_data_dir
 
-VENUES = {"alpha": ("BTC", "ETH"), "beta": ("BTC",), "gamma": ("BTC", "ETH"), "delta": ("ETH",)}
-SPLIT = Split(
-    train_start=pd.Timestamp("2018-01-01", tz="UTC"),
-    val_start=pd.Timestamp("2018-03-10", tz="UTC"),
-    test_start=pd.Timestamp("2018-04-01", tz="UTC"),
-    test_end=pd.Timestamp("2018-04-25", tz="UTC"),
-)
+VENUES = SIM_VENUES
+SPLIT = SIM_SPLIT
 TINY = TrainSettings(rounds=2, local_steps=5, batch_size=64, window=12, hidden=8)
 PLAYERS = tuple(VENUES)
 

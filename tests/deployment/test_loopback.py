@@ -21,25 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from fedrisk.features.panel import Split
 from fedrisk.federation.coordinator import JobOutcome
 from fedrisk.federation.deploy import Processes, run_loopback
 from fedrisk.federation.deploy_app import plan_to_json
 from fedrisk.federation.pki import init_pki, write_node_key
 from fedrisk.federation.plan import FederationPlan, Job, TrainSettings
-from synthetic import write_data_dir
+from synthetic import SIM_SPLIT, SIM_VENUES, write_data_dir
 
 pytestmark = pytest.mark.federation
-VENUES = {"alpha": ("BTC", "ETH"), "beta": ("BTC",), "gamma": ("BTC", "ETH"), "delta": ("ETH",)}
-SPLIT = Split(
-    train_start=pd.Timestamp("2018-01-01", tz="UTC"),
-    val_start=pd.Timestamp("2018-03-10", tz="UTC"),
-    test_start=pd.Timestamp("2018-04-01", tz="UTC"),
-    test_end=pd.Timestamp("2018-04-25", tz="UTC"),
-)
+VENUES = SIM_VENUES
+SPLIT = SIM_SPLIT
 FAST = TrainSettings(rounds=2, local_steps=5, batch_size=64, window=12, hidden=8)
 THREE = Job("three", ("alpha", "beta", "gamma"), settings=FAST)
 SLOW = TrainSettings(rounds=2, local_steps=150, batch_size=64, window=12, hidden=8)

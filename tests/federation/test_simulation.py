@@ -6,24 +6,17 @@ One simulation (Ray starts once) runs several jobs; see tests/stress for the dem
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fedrisk.errors import ConfigError, FederationError
-from fedrisk.features.panel import Split
 from fedrisk.federation.coordinator import JobOutcome
 from fedrisk.federation.plan import FederationPlan, Job, TrainSettings
 from fedrisk.federation.runner import run_plan
-from synthetic import write_data_dir
+from synthetic import SIM_SPLIT, SIM_VENUES, write_data_dir
 
 pytestmark = pytest.mark.federation
-VENUES = {"alpha": ("BTC", "ETH"), "beta": ("BTC",), "gamma": ("BTC", "ETH"), "delta": ("ETH",)}
-SPLIT = Split(
-    train_start=pd.Timestamp("2018-01-01", tz="UTC"),
-    val_start=pd.Timestamp("2018-03-10", tz="UTC"),
-    test_start=pd.Timestamp("2018-04-01", tz="UTC"),
-    test_end=pd.Timestamp("2018-04-25", tz="UTC"),
-)
+VENUES = SIM_VENUES
+SPLIT = SIM_SPLIT
 FAST = TrainSettings(rounds=2, local_steps=5, batch_size=64, window=12, hidden=8)
 
 

@@ -11,11 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fedrisk.errors import ConfigError, GovernanceError
-from fedrisk.features.panel import Split
 from fedrisk.governance import InMemoryStore
 from fedrisk.governance.constitution_loader import parse_constitution
 from fedrisk.governance.coordinator import Coordinator, Participant, RoundContext, RoundOutcome
@@ -24,18 +22,13 @@ from fedrisk.governance.rights import Rights
 from fedrisk.governance.sql_store import SqlStore
 from fedrisk.governance.store import RoundCommit
 from fedrisk.governance.stress_runner import StressRoundRunner, StressRunnerSettings, deliveries, stress_task
-from synthetic import write_data_dir
+from synthetic import SIM_SPLIT, write_data_dir
 
 from .helpers import STRESS_VENUES, FakeClock, constitution, stress_constitution_text
 
 pytestmark = pytest.mark.federation
 TIERS = {"alpha": "full", "beta": "full", "gamma": "full", "delta": "lite"}
-SPLIT = Split(
-    train_start=pd.Timestamp("2018-01-01", tz="UTC"),
-    val_start=pd.Timestamp("2018-03-10", tz="UTC"),
-    test_start=pd.Timestamp("2018-04-01", tz="UTC"),
-    test_end=pd.Timestamp("2018-04-25", tz="UTC"),
-)
+SPLIT = SIM_SPLIT
 
 
 def stress_settings(data_dir: Path, state_dir: Path) -> StressRunnerSettings:

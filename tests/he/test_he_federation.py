@@ -9,11 +9,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fedrisk.errors import ConfigError, PrivacyError, QuorumError
-from fedrisk.features.panel import Split
 from fedrisk.federation.coordinator import JobOutcome
 from fedrisk.federation.he_aggregation import (
     apply_mean_update,
@@ -27,16 +25,11 @@ from fedrisk.federation.he_aggregation import (
 from fedrisk.federation.plan import FederationPlan, Job, TrainSettings, job_config
 from fedrisk.federation.runner import run_plan
 from fedrisk.privacy.he import CkksAggregator, CkksMember, ckks_keygen, load_ckks_member, write_ckks_keys
-from synthetic import write_data_dir
+from synthetic import SIM_SPLIT, SIM_VENUES, write_data_dir
 
 pytestmark = pytest.mark.federation
-VENUES = {"alpha": ("BTC", "ETH"), "beta": ("BTC",), "gamma": ("BTC", "ETH"), "delta": ("ETH",)}
-SPLIT = Split(
-    train_start=pd.Timestamp("2018-01-01", tz="UTC"),
-    val_start=pd.Timestamp("2018-03-10", tz="UTC"),
-    test_start=pd.Timestamp("2018-04-01", tz="UTC"),
-    test_end=pd.Timestamp("2018-04-25", tz="UTC"),
-)
+VENUES = SIM_VENUES
+SPLIT = SIM_SPLIT
 FAST = TrainSettings(rounds=2, local_steps=5, batch_size=64, window=12, hidden=8)
 THREE = ("alpha", "beta", "gamma")
 

@@ -7,13 +7,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from flwr.app import ConfigRecord, Context, RecordDict
 
 from fedrisk.errors import ConfigError, PrivacyBudgetExhausted
-from fedrisk.features.panel import Split
 from fedrisk.federation import record_dp
 from fedrisk.federation.member_node import (
     MemberJob,
@@ -38,15 +36,10 @@ from fedrisk.federation.record_dp import (
 from fedrisk.models.stgraph import STGraphNet, TorchMember, get_weights, train_steps
 from fedrisk.privacy.accounting import GaussianStep, epsilon_for_history
 from fedrisk.privacy.dp import NoiseSource
-from synthetic import write_data_dir
+from synthetic import SIM_SPLIT, write_data_dir
 
 VENUES = {"alpha": ("BTC", "ETH"), "beta": ("BTC",), "gamma": ("BTC", "ETH")}
-SPLIT = Split(
-    train_start=pd.Timestamp("2018-01-01", tz="UTC"),
-    val_start=pd.Timestamp("2018-03-10", tz="UTC"),
-    test_start=pd.Timestamp("2018-04-01", tz="UTC"),
-    test_end=pd.Timestamp("2018-04-25", tz="UTC"),
-)
+SPLIT = SIM_SPLIT
 FAST = TrainSettings(rounds=2, local_steps=4, batch_size=64, window=12, hidden=8)
 DELTA = 1e-5
 

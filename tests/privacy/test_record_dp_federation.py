@@ -10,17 +10,15 @@ import json
 import warnings
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from fedrisk.features.panel import Split
 from fedrisk.federation.coordinator import JobOutcome
 from fedrisk.federation.member_node import load_member
 from fedrisk.federation.plan import FederationPlan, Job, TrainSettings
 from fedrisk.federation.record_dp import RECORD_MODE, RecordDP, member_ledger
 from fedrisk.federation.runner import run_plan
 from fedrisk.privacy.accounting import GaussianStep, epsilon_for_history
-from synthetic import write_data_dir
+from synthetic import SIM_SPLIT, write_data_dir
 
 pytestmark = pytest.mark.federation
 VENUES = {
@@ -30,12 +28,7 @@ VENUES = {
     "delta": ("ETH",),
     "eps": ("BTC", "ETH"),
 }
-SPLIT = Split(
-    train_start=pd.Timestamp("2018-01-01", tz="UTC"),
-    val_start=pd.Timestamp("2018-03-10", tz="UTC"),
-    test_start=pd.Timestamp("2018-04-01", tz="UTC"),
-    test_end=pd.Timestamp("2018-04-25", tz="UTC"),
-)
+SPLIT = SIM_SPLIT
 FAST = TrainSettings(rounds=2, local_steps=4, batch_size=64, window=12, hidden=8)
 Z, DELTA, PERIOD = 1.2, 1e-5, "2026-Q4"
 

@@ -15,7 +15,6 @@ import pytest
 from flwr.app import Context, RecordDict
 
 from fedrisk.evaluation.early_warning import stress_index
-from fedrisk.features.panel import Split
 from fedrisk.federation.dp import MemberDP, noise_source, private_update
 from fedrisk.federation.member_node import MemberJob, build_model, load_member, local_train, parse_job
 from fedrisk.federation.plan import FederationPlan, Job, TrainSettings, job_config
@@ -25,7 +24,7 @@ from fedrisk.models.stgraph import get_weights
 from fedrisk.privacy.accounting import epsilon
 from fedrisk.privacy.ledger import BudgetPolicy, PrivacyLedger, open_ledger
 from fedrisk.privacy.secagg import IndexGrid, decode_index
-from synthetic import write_data_dir
+from synthetic import SIM_SPLIT, write_data_dir
 
 pytestmark = pytest.mark.federation
 VENUES = {
@@ -35,12 +34,7 @@ VENUES = {
     "delta": ("ETH",),
     "eps": ("BTC", "ETH"),
 }
-SPLIT = Split(
-    train_start=pd.Timestamp("2018-01-01", tz="UTC"),
-    val_start=pd.Timestamp("2018-03-10", tz="UTC"),
-    test_start=pd.Timestamp("2018-04-01", tz="UTC"),
-    test_end=pd.Timestamp("2018-04-25", tz="UTC"),
-)
+SPLIT = SIM_SPLIT
 FAST = TrainSettings(rounds=1, local_steps=5, batch_size=64, window=12, hidden=8)
 DP = MemberDP(noise_multiplier=2.0, clip_norm=0.05, secure_mode=False, period="test")
 DELTA = 1e-5
