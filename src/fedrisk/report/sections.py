@@ -102,8 +102,8 @@ def read_privacy(results: Mapping[str, Any]) -> PrivacyView | Absent:
     if raw is None:
         return Absent(
             "This run has no privacy section: it trained in plain mode (no differential privacy), so no ε was "
-            "spent or recorded. The DP ledger exists as a library (docs/privacy.md) but is not yet wired into "
-            "the demo."
+            "spent or recorded. Run the demo with its privacy section (the default, or `--sections privacy`) "
+            "for the DP and SecAgg+ runs and the members' ε ledgers (docs/privacy.md)."
         )
     if not isinstance(raw, Mapping):
         return Absent("results.json has a 'privacy' entry that is not an object; it cannot be shown.", error=True)
@@ -130,8 +130,8 @@ def read_contribution(results: Mapping[str, Any]) -> ContributionView | Absent:
     if raw is None:
         return Absent(
             "This run has no contribution section: Shapley values, reward shares and leave-one-member-out "
-            "deltas were not computed (the estimators exist as a library, docs/contribution.md, but are not "
-            "yet wired into the demo)."
+            "deltas were not computed for this run (the demo computes them in its contribution section, the "
+            "default, or `--sections contribution`; docs/contribution.md)."
         )
     try:
         section = parse_contribution_section(raw)
@@ -207,8 +207,8 @@ def read_audit(results: Mapping[str, Any], run_dir: Path) -> AuditView | Absent:
         return _audit_from_section(raw)
     return Absent(
         "This run has no audit trail: no 'audit' section in results.json and no audit.jsonl in the run "
-        "directory. The signed, hash-chained log exists as a library (docs/audit.md) but is not yet wired "
-        "into the demo, so nothing here can be verified."
+        "directory (a run made before the audit trail, or copied without it), so nothing here can be "
+        "verified (docs/audit.md)."
     )
 
 
