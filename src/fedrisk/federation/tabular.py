@@ -336,17 +336,18 @@ class CohortFedXgbBagging(_CohortMixin, FedXgbBagging):
 
 class CohortFedXgbCyclic(_CohortMixin, FedXgbCyclic):
     """Flower's FedXgbCyclic restricted to a cohort: round ``r`` sends the global booster to the cohort's
-    ``(r - 1) mod K``-th member (node id order), which boosts it on its own rows and returns it; every cohort member
-    evaluates every round. There is no sum: one member's reply *is* the next global model, so the minimum-cohort
-    rule moves to publication: only a model that completed a full cycle (every round ``r`` with ``r mod K = 0``,
-    ``K >= 3``) may be chosen (:func:`run_tabular_job`)."""
+    ``(r - 1) mod K``-th member (in the job's cohort order, by member id: node ids are random per start, and
+    an order that followed them made runs irreproducible), which boosts it on its own rows and returns it; every
+    cohort member evaluates every round. There is no sum: one member's reply *is* the next global model, so the
+    minimum-cohort rule moves to publication: only a model that completed a full cycle (every round ``r`` with
+    ``r mod K = 0``, ``K >= 3``) may be chosen (:func:`run_tabular_job`)."""
 
-    def __init__(self, cohort_nodes: set[int]) -> None:
-        n = len(cohort_nodes)
+    def __init__(self, order: list[int]) -> None:
+        n = len(order)
         super().__init__(min_available_nodes=n, train_metrics_aggr_fn=_aggregate_train_metrics)
         self.min_evaluate_nodes = n
-        self._init_cohort(cohort_nodes)
-        self.order = sorted(cohort_nodes)
+        self._init_cohort(set(order))
+        self.order = list(order)
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -412,7 +413,8 @@ def run_tabular_job(grid: Grid, plan: TabularPlan, job: TabularJob, nodes: dict[
     if job.model == "mlp":
         strategy = CohortFedAvg(cohort)
     else:
-        strategy = CohortFedXgbCyclic(cohort) if cyclic else CohortFedXgbBagging(cohort)
+        order = [nodes[m] for m in job.cohort if m in nodes]  # cohort order: reproducible across starts
+        strategy = CohortFedXgbCyclic(order) if cyclic else CohortFedXgbBagging(cohort)
     config = ConfigRecord(job_config(plan, job))  # type: ignore[arg-type]
     history, per_round = run_rounds(strategy, grid, initial_arrays(job), rounds=job.rounds, config=config)
     if cyclic:  # publishable: full cycles only, and only if no round of that cycle failed
