@@ -1,6 +1,6 @@
 """Distributed key generation with TNO (no dealer): any t of n decrypt, t - 1 do not, dropouts before decryption.
 
-Skipped where TNO's package is not installed (it is an optional dependency: it installs pytest plugins that
+Skipped where TNO's package is not installed (the optional extra `fedrisk[dkg]`: it installs pytest plugins that
 need pytest-asyncio). Run it in an environment that has it, e.g.
 ``python -m pytest tests/he/test_dkg.py -p no:tno_communication_pools -p no:reset_encryption_scheme``.
 Key generation takes 5 s to 2.5 min at 512 bits on a shared 2-core box (prime search): one key per module.
@@ -30,7 +30,7 @@ MEMBERS = ["a", "b", "c", "d", "e"]
 @pytest.fixture(scope="module")
 def dkg() -> DkgResult:
     if not dkg_available():
-        pytest.skip("tno.mpc.protocols.distributed_keygen is not installed (optional; see fedrisk.privacy.he.dkg)")
+        pytest.skip("TNO's distributed_keygen is not installed (optional: pip install \"fedrisk[dkg]\")")
     return distributed_keygen(5, corruption_threshold=1, bits=512, timeout_s=900)
 
 

@@ -1,4 +1,5 @@
-"""Fixtures of the report tests: run directories (a copy of /tmp/runq, synthetic ones) and headless Chromium."""
+"""Fixtures of the report tests: run directories (a copy of the session's quick demo run, synthetic ones) and
+headless Chromium."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any
 
 import pytest
 
-QUICK_RUN = Path("/tmp/runq")
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -154,12 +154,10 @@ def full_run(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the demo's quick run /tmp/runq (never modified); skip when it does not exist."""
-    if not (QUICK_RUN / "results.json").is_file():
-        pytest.skip(f"{QUICK_RUN} does not exist (make one: fedrisk demo --quick --out {QUICK_RUN})")
+def quick_run(demo_quick_run: tuple[Path, dict[str, Any], str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's ``fedrisk demo --quick`` run (tests/conftest.py; skips without the shared data)."""
     dst = tmp_path_factory.mktemp("runq") / "runq"
-    shutil.copytree(QUICK_RUN, dst, ignore=shutil.ignore_patterns("model"))
+    shutil.copytree(demo_quick_run[0], dst, ignore=shutil.ignore_patterns("model", "counterfactuals"))
     return dst
 
 

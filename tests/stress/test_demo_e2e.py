@@ -1,12 +1,12 @@
 """End to end: `fedrisk demo --quick` on the real shared data, then `fedrisk stress score` with its model.
 
-The demo runs once, as a real subprocess of the CLI (Ray starts in its own process); every check reads its
-run directory. Skipped with a reason when the shared data is not available.
+The demo runs once per session, as a real subprocess of the CLI (``demo_quick_run`` in tests/conftest.py, shared
+with the report's browser tests); every check reads its run directory. Skipped with a reason when the shared
+data is not available.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -31,20 +31,9 @@ def _cli(*args: str, env_extra: dict[str, str] | None = None, timeout: int = 900
 
 
 @pytest.fixture(scope="module")
-def quick_run(shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], str]:
-    base = tmp_path_factory.mktemp("run")
-    out = base / "quick"
-    proc = _cli(
-        "demo",
-        "--quick",
-        "--data-dir",
-        str(shared_data_dir),
-        "--out",
-        str(out),
-        env_extra={"FEDRISK_HOME": str(base / "home")},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, json.loads((out / "results.json").read_text()), proc.stderr + proc.stdout
+def quick_run(demo_quick_run: tuple[Path, dict[str, Any], str]) -> tuple[Path, dict[str, Any], str]:
+    """The session's ``fedrisk demo --quick`` run (tests/conftest.py)."""
+    return demo_quick_run
 
 
 def test_results_json_has_the_documented_stress_sections(quick_run: tuple[Path, dict[str, Any], str]) -> None:

@@ -349,6 +349,11 @@ def run_privacy_section(data_dir: Path, out_dir: Path, *, quick: bool, seed: int
     merged = plain.merge(secure_index, on=["ts_utc", "asset"], suffixes=("_plain", "_secure"), how="outer")
     diff = (merged["index_plain"] - merged["index_secure"]).abs()
     _plot(curve, out_dir / PLOT_FILE, record_curve)
+    headline = max(s.targets)  # the run's budget: the ledger of the ε = max-target job is what the report shows
+    entries = [
+        {"member": e.member, "round": e.round, "epsilon_after": round(e.epsilon_after, 4), "period": e.period}
+        for e in ledger.entries(level="member", period=f"eps-{headline:g}-{stamp}")
+    ]
     ledger_closed = getattr(ledger, "close", None)
     if callable(ledger_closed):
         ledger_closed()
@@ -393,6 +398,8 @@ def run_privacy_section(data_dir: Path, out_dir: Path, *, quick: bool, seed: int
             "curve": record_curve,
         },
         "ledger": LEDGER_FILE,
+        "ledger_entries": entries,
+        "policy": {"epsilon_max": headline, "delta": s.delta, "level": "member", "job": f"dp-eps-{headline:g}"},
         "plot": PLOT_FILE,
         "timings_s": {"federation": round(federation_s, 1), "total": round(time.perf_counter() - start, 1)},
     }

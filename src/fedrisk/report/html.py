@@ -59,7 +59,10 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, caption: str
     head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f"<table data-table='{esc(key)}'>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (  # wide tables (the red team's) scroll inside their section; the page itself never scrolls sideways
+        f"<div class='table-wrap'><table data-table='{esc(key)}'>{cap}<thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def paragraph(text: str, cls: str = "") -> str:
@@ -108,6 +111,7 @@ section h2 { margin-top:.2rem; font-size:1.25rem; }
 .quick { background:#fff4d6; border:1px solid var(--orange); padding:.4rem .7rem; border-radius:4px; }
 .absent { color:var(--grey); font-style:italic; border-left:4px solid #bbb; padding-left:.7rem; }
 .absent.error { color:var(--verm); border-left-color:var(--verm); }
+.table-wrap { max-width:100%; overflow-x:auto; }
 table { border-collapse:collapse; margin:.6rem 0 1rem 0; font-size:.86rem; font-variant-numeric:tabular-nums; }
 caption { text-align:left; font-weight:600; padding:.2rem 0; }
 th, td { border-bottom:1px solid #e3e3e3; padding:.25rem .6rem; text-align:right; white-space:nowrap; }

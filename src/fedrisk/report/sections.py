@@ -97,7 +97,8 @@ def _scalar_fields(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_privacy(results: Mapping[str, Any]) -> PrivacyView | Absent:
-    """The ``privacy`` section: ``ledger[]`` entries (member, round, epsilon_after), optional policy/budgets/curve."""
+    """The ``privacy`` section: ``ledger_entries[]`` (member, round, epsilon_after; older runs: ``ledger[]``),
+    optional policy/budgets/curve."""
     raw = results.get("privacy")
     if raw is None:
         return Absent(
@@ -107,7 +108,7 @@ def read_privacy(results: Mapping[str, Any]) -> PrivacyView | Absent:
         )
     if not isinstance(raw, Mapping):
         return Absent("results.json has a 'privacy' entry that is not an object; it cannot be shown.", error=True)
-    spent = _ledger_series(as_list(raw.get("ledger")))
+    spent = _ledger_series(as_list(raw.get("ledger_entries", raw.get("ledger"))))  # entries, or a file name
     curve_rows = raw.get("utility_curve", raw.get("curve"))
     curve = tuple(_scalar_fields(as_mapping(r)) for r in as_list(curve_rows) if isinstance(r, Mapping))
     if not spent and not curve:

@@ -48,8 +48,8 @@ from fedrisk.privacy.he.threshold_paillier import KeyShare, ThresholdPublicKey
 __all__ = ["DkgResult", "distributed_keygen", "dkg_available", "run_party"]
 
 INSTALL_HINT = (
-    'pip install tno.mpc.protocols.distributed_keygen "tno.mpc.encryption_schemes.utils[gmpy]>=0.10,<0.16" '
-    "(plus pytest-asyncio if pytest runs in the same environment)"
+    'pip install "fedrisk[dkg]" (TNO\'s tno.mpc.protocols.distributed_keygen with gmpy2, and pytest-asyncio for '
+    "the pytest plugins it registers)"
 )
 
 
