@@ -26,9 +26,11 @@ from pathlib import Path
 
 from fedrisk.errors import ConfigError
 from fedrisk.privacy.attacks import (
+    attribute_inference,
     free_riding,
     gradient_inversion,
     isolation,
+    linkage,
     membership,
     poisoning,
     property_inference,
@@ -55,6 +57,8 @@ ATTACKS: dict[str, AttackFn] = {
     "isolation": isolation.run,
     "poisoning": poisoning.run,
     "free_riding": free_riding.run,
+    "linkage": linkage.run,
+    "attribute_inference": attribute_inference.run,
 }
 MODE_DESCRIPTIONS = {
     "none": "plain FedAvg; coordinator sees each update",
