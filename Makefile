@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --upgrade pip
 	# torch first, exactly this spec: anything else pulls a multi-GB CUDA build.
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -e ".[dev,dkg]"
 	touch $(STAMP)
 
 demo: $(STAMP)
