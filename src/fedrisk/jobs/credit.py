@@ -26,7 +26,7 @@ from fedrisk.data.credit import (
     size_skewed_split,
 )
 from fedrisk.data.fraud import stratified_split
-from fedrisk.jobs.tabular import TabularPrivacy, TabularTrainConfig
+from fedrisk.jobs.tabular import TabularPrivacy, TabularTrainConfig, quick_training
 
 PRIVACY_LEDGER = "credit_privacy_ledger.sqlite"
 """The credit federation's ε ledger (``dp`` mode), in the run directory."""
@@ -49,15 +49,7 @@ class CreditConfig(TabularTrainConfig):
 
 def quick_credit_config(seed: int = 7, privacy: TabularPrivacy | None = None) -> CreditConfig:
     """Fewer rounds and resamples (the demo's ``--quick``)."""
-    return CreditConfig(
-        rounds=6,
-        xgb_rounds=15,
-        local_steps=30,
-        xgb_max_rounds=120,
-        n_boot=50,
-        seed=seed,
-        privacy=privacy or TabularPrivacy(),
-    )
+    return quick_training(CreditConfig(seed=seed, privacy=privacy or TabularPrivacy()))
 
 
 @dataclass(frozen=True, slots=True)

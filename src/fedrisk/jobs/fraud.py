@@ -33,7 +33,7 @@ from fedrisk.data.fraud import (
 )
 from fedrisk.errors import ConfigError, DataValidationError, ModelError
 from fedrisk.evaluation.metrics import auprc
-from fedrisk.jobs.tabular import DEFAULT_VARIANT, TabularPrivacy, TabularTrainConfig
+from fedrisk.jobs.tabular import DEFAULT_VARIANT, TabularPrivacy, TabularTrainConfig, quick_training
 from fedrisk.models.tabular import (
     best_threshold,
     booster_bytes,
@@ -82,15 +82,7 @@ class FraudConfig(TabularTrainConfig):
 
 def quick_fraud_config(seed: int = 7, privacy: TabularPrivacy | None = None) -> FraudConfig:
     """Fewer rounds and resamples (the demo's ``--quick``; well under a minute)."""
-    return FraudConfig(
-        rounds=6,
-        xgb_rounds=15,
-        local_steps=30,
-        xgb_max_rounds=120,
-        n_boot=50,
-        seed=seed,
-        privacy=privacy or TabularPrivacy(),
-    )
+    return quick_training(FraudConfig(seed=seed, privacy=privacy or TabularPrivacy()))
 
 
 # --------------------------------------------------------------------------------------------- data + split

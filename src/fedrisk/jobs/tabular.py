@@ -20,9 +20,9 @@ import math
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -646,3 +646,12 @@ def summarise(rows: list[dict[str, Any]], models: tuple[ModelKind, ...]) -> dict
             "median_f1_gain": float(np.median(f1_gains)),
         }
     return out
+
+
+_Config = TypeVar("_Config", bound=TabularTrainConfig)
+
+
+def quick_training(config: _Config) -> _Config:
+    """``config`` with the ``--quick`` training settings the fraud and credit sections share (fewer rounds and
+    resamples)."""
+    return replace(config, rounds=6, xgb_rounds=15, local_steps=30, xgb_max_rounds=120, n_boot=50)
