@@ -48,13 +48,27 @@ def _run_dir(tmp: Path) -> tuple[Path, str]:
     norm = Normaliser(np.zeros(len(FEATURES)), np.ones(len(FEATURES)))
     members = {m: SavedMember(norm, graph, 0.5) for m in ("kraken", "bitstamp", "coinbase")}
     run = tmp / "run"
-    save_model(run / "model", weights, config=config, features=FEATURES, members=members, pooled_normaliser=norm,
-               alarm_threshold=0.5, index_alarm_threshold=50.0, extra={})
+    save_model(
+        run / "model",
+        weights,
+        config=config,
+        features=FEATURES,
+        members=members,
+        pooled_normaliser=norm,
+        alarm_threshold=0.5,
+        index_alarm_threshold=50.0,
+        extra={},
+    )
     return run, "untrained model of the production shape (no demo run found)"
 
 
-def _rows(hours: int, n_features: int, seed: int = 0, assets: tuple[str, ...] = ("BTC", "ETH", "LTC", "XRP"),
-          start_hour: int = 434_000) -> list[dict[str, Any]]:
+def _rows(
+    hours: int,
+    n_features: int,
+    seed: int = 0,
+    assets: tuple[str, ...] = ("BTC", "ETH", "LTC", "XRP"),
+    start_hour: int = 434_000,
+) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     out = []
     for h in range(hours):
@@ -66,9 +80,11 @@ def _rows(hours: int, n_features: int, seed: int = 0, assets: tuple[str, ...] = 
 
 def _matrix(hours: int, n_features: int, seed: int = 0, start_hour: int = 434_000) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
-    return {"start_utc": time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(start_hour * 3600)),
-            "assets": ["BTC", "ETH", "LTC", "XRP"],
-            "values": rng.normal(0, 1, (hours, 4, n_features)).round(5).tolist()}
+    return {
+        "start_utc": time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(start_hour * 3600)),
+        "assets": ["BTC", "ETH", "LTC", "XRP"],
+        "values": rng.normal(0, 1, (hours, 4, n_features)).round(5).tolist(),
+    }
 
 
 def _pct(values: list[float] | np.ndarray, q: float) -> float:
@@ -131,8 +147,10 @@ def in_process(run: Path, *, n_single: int) -> dict[str, float]:
     torch.set_num_threads(1)
     # batch through the request path: 3 venues x 2,000 hours, JSON in and out, as rows and as a matrix
     for form in ("rows", "matrix"):
-        items = [{"venue": v, form: (_rows if form == "rows" else _matrix)(2_000, n_f, seed=i)}
-                 for i, v in enumerate(("kraken", "bitstamp", "newex"))]
+        items = [
+            {"venue": v, form: (_rows if form == "rows" else _matrix)(2_000, n_f, seed=i)}
+            for i, v in enumerate(("kraken", "bitstamp", "newex"))
+        ]
         raw_batch = json.dumps({"items": items})
         t0 = time.perf_counter()
         payload = StressScoreBatch.model_validate_json(raw_batch)
@@ -153,8 +171,17 @@ def in_process(run: Path, *, n_single: int) -> dict[str, float]:
     xb = np.random.default_rng(3).normal(0, 1, (hours, 4, n_f)).astype(np.float32)
     idx = np.arange(23, hours)
     member = scorer.saved.member("kraken")
-    tm = TorchMember("kraken", torch.from_numpy(member.normaliser.apply(xb)), torch.zeros(hours, 4),
-                     torch.zeros(hours, 4, dtype=torch.bool), torch.from_numpy(member.graph), idx, idx, idx, 24)
+    tm = TorchMember(
+        "kraken",
+        torch.from_numpy(member.normaliser.apply(xb)),
+        torch.zeros(hours, 4),
+        torch.zeros(hours, 4, dtype=torch.bool),
+        torch.from_numpy(member.graph),
+        idx,
+        idx,
+        idx,
+        24,
+    )
     t0 = time.perf_counter()
     predict(scorer.saved.model, tm, idx)
     out["batch_reference_predict_events_per_s"] = len(idx) / (time.perf_counter() - t0)
@@ -191,7 +218,8 @@ async def _load(port: int, body: bytes, rate: float, duration: float, concurrenc
     n = int(rate * duration)
     request = (
         b"POST /v1/stress/score HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-        + f"content-length: {len(body)}\r\n\r\n".encode() + body
+        + f"content-length: {len(body)}\r\n\r\n".encode()
+        + body
     )
     conns: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(concurrency):
@@ -258,9 +286,23 @@ def http(run: Path, *, rates: tuple[float, ...], duration: float, concurrency: i
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fedrisk.cli.app", "serve", "--run", str(run), "--host", "127.0.0.1", "--port",
-         str(port), "--log-level", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "fedrisk.cli.app",
+            "serve",
+            "--run",
+            str(run),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 120
@@ -286,17 +328,31 @@ def http(run: Path, *, rates: tuple[float, ...], duration: float, concurrency: i
             level = asyncio.run(_load(port, body, r, duration, concurrency))
             level["server_cpu_ms_per_request"] = (_cpu_s(proc.pid) - c0) * 1e3 / max(level["requests"], 1)
             levels.append(level)
-        big = json.dumps({"items": [{"venue": v, "matrix": _matrix(2_000, n_f, seed=i)}
-                                    for i, v in enumerate(("kraken", "bitstamp", "newex"))]}).encode()
+        big = json.dumps(
+            {
+                "items": [
+                    {"venue": v, "matrix": _matrix(2_000, n_f, seed=i)}
+                    for i, v in enumerate(("kraken", "bitstamp", "newex"))
+                ]
+            }
+        ).encode()
         t0 = time.perf_counter()
-        r = httpx.post(f"{base}/v1/stress/score", content=big, headers={"content-type": "application/json"},
-                       timeout=120)
+        r = httpx.post(
+            f"{base}/v1/stress/score", content=big, headers={"content-type": "application/json"}, timeout=120
+        )
         big_s = time.perf_counter() - t0
         assert r.status_code == 200, r.text[:300]
         rss, hwm = _rss_mb(proc.pid)
-        return {"levels": levels, "body_bytes": len(body), "concurrency": concurrency, "rss_idle_mb": rss_idle,
-                "rss_mb": rss, "rss_peak_mb": hwm, "batch_http_events_per_s": 3 * (2_000 - 23) / big_s,
-                "batch_http_body_mb": len(big) / 1e6}
+        return {
+            "levels": levels,
+            "body_bytes": len(body),
+            "concurrency": concurrency,
+            "rss_idle_mb": rss_idle,
+            "rss_mb": rss,
+            "rss_peak_mb": hwm,
+            "batch_http_events_per_s": 3 * (2_000 - 23) / big_s,
+            "batch_http_body_mb": len(big) / 1e6,
+        }
     finally:
         proc.terminate()
         try:
@@ -327,45 +383,78 @@ def main(quick: bool = False) -> dict[str, Any]:
         proc = in_process(run, n_single=500 if quick else 3_000)
         rates = (50.0, 200.0) if quick else (50.0, 200.0, 500.0)
         web = http(run, rates=rates, duration=3.0 if quick else 10.0, concurrency=8)
-    figures: dict[str, Any] = {"model": what, "cpus": os.cpu_count(), "loadavg_at_start": load,
-                               "in_process": proc, "http": web, "stream": stream()}
+    figures: dict[str, Any] = {
+        "model": what,
+        "cpus": os.cpu_count(),
+        "loadavg_at_start": load,
+        "in_process": proc,
+        "http": web,
+        "stream": stream(),
+    }
     print(f"model: {what}; {os.cpu_count()} CPUs; load average at start {load[0]:.1f}")
     print("\nin process (one event = one venue-hour: a 24 h window of 4 assets -> 4 scores)")
     print("| path | p50 ms | p99 ms | CPU p50 ms | CPU p99 ms | target p99 |")
     print("|---|---|---|---|---|---|")
-    for label in ("model_only", "score_request_rows", "parse_validate_score_rows", "score_request_matrix",
-                  "parse_validate_score_matrix"):
-        print(f"| {label} | {proc[f'single_{label}_p50_ms']:.3f} | {proc[f'single_{label}_p99_ms']:.3f} | "
-              f"{proc[f'single_{label}_cpu_p50_ms']:.3f} | {proc[f'single_{label}_cpu_p99_ms']:.3f} | "
-              f"{TARGETS['in_process_p99_ms']} |")
+    for label in (
+        "model_only",
+        "score_request_rows",
+        "parse_validate_score_rows",
+        "score_request_matrix",
+        "parse_validate_score_matrix",
+    ):
+        print(
+            f"| {label} | {proc[f'single_{label}_p50_ms']:.3f} | {proc[f'single_{label}_p99_ms']:.3f} | "
+            f"{proc[f'single_{label}_cpu_p50_ms']:.3f} | {proc[f'single_{label}_cpu_p99_ms']:.3f} | "
+            f"{TARGETS['in_process_p99_ms']} |"
+        )
     print("\nbatch throughput (events/s; target 50,000)")
-    for key in ("batch_model_events_per_s_1t", "batch_model_events_per_s_2t", "batch_request_rows_events_per_s",
-                "batch_request_matrix_events_per_s", "batch_reference_predict_events_per_s"):
+    for key in (
+        "batch_model_events_per_s_1t",
+        "batch_model_events_per_s_2t",
+        "batch_request_rows_events_per_s",
+        "batch_request_matrix_events_per_s",
+        "batch_reference_predict_events_per_s",
+    ):
         print(f"  {key}: {proc[key]:,.0f}")
     for form in ("rows", "matrix"):
         parse, score = proc[f"batch_request_{form}_parse_s"], proc[f"batch_request_{form}_score_s"]
-        print(f"    {form}: parse {parse:.3f} s, score {score:.3f} s, "
-              f"serialise {proc[f'batch_request_{form}_serialise_s']:.3f} s")
-    print(f"  HTTP batch (3 venues x 2,000 h as matrices, {web['batch_http_body_mb']:.1f} MB JSON): "
-          f"{web['batch_http_events_per_s']:,.0f} events/s")
-    print(f"\nHTTP on 127.0.0.1, one uvicorn worker, concurrency cap {web['concurrency']}, "
-          f"{web['body_bytes']} B body (24 h x 4 assets of features as a matrix, latest_only)")
-    header = ("| target rps | achieved rps | requests | p50 ms | p99 ms | max ms | errors | server CPU ms/req | "
-              + " | ".join(f"p99 / {k}" for k in BUDGETS_MS) + " |")
+        print(
+            f"    {form}: parse {parse:.3f} s, score {score:.3f} s, "
+            f"serialise {proc[f'batch_request_{form}_serialise_s']:.3f} s"
+        )
+    print(
+        f"  HTTP batch (3 venues x 2,000 h as matrices, {web['batch_http_body_mb']:.1f} MB JSON): "
+        f"{web['batch_http_events_per_s']:,.0f} events/s"
+    )
+    print(
+        f"\nHTTP on 127.0.0.1, one uvicorn worker, concurrency cap {web['concurrency']}, "
+        f"{web['body_bytes']} B body (24 h x 4 assets of features as a matrix, latest_only)"
+    )
+    header = (
+        "| target rps | achieved rps | requests | p50 ms | p99 ms | max ms | errors | server CPU ms/req | "
+        + " | ".join(f"p99 / {k}" for k in BUDGETS_MS)
+        + " |"
+    )
     print(header)
     print("|" + "---|" * (8 + len(BUDGETS_MS)))
     for lv in web["levels"]:
         shares = " | ".join(f"{lv['p99_ms'] / b:.2%}" for b in BUDGETS_MS.values())
-        print(f"| {lv['rate_target']:.0f} | {lv['achieved_rps']:.0f} | {lv['requests']} | {lv['p50_ms']:.2f} | "
-              f"{lv['p99_ms']:.2f} | {lv['max_ms']:.1f} | {lv['errors']} | {lv['server_cpu_ms_per_request']:.2f} | "
-              f"{shares} |")
-    print(f"\nservice RSS: idle {web['rss_idle_mb']:.0f} MB, after load {web['rss_mb']:.0f} MB, peak "
-          f"{web['rss_peak_mb']:.0f} MB (target <= {TARGETS['rss_mb']:.0f} MB)")
+        print(
+            f"| {lv['rate_target']:.0f} | {lv['achieved_rps']:.0f} | {lv['requests']} | {lv['p50_ms']:.2f} | "
+            f"{lv['p99_ms']:.2f} | {lv['max_ms']:.1f} | {lv['errors']} | {lv['server_cpu_ms_per_request']:.2f} | "
+            f"{shares} |"
+        )
+    print(
+        f"\nservice RSS: idle {web['rss_idle_mb']:.0f} MB, after load {web['rss_mb']:.0f} MB, peak "
+        f"{web['rss_peak_mb']:.0f} MB (target <= {TARGETS['rss_mb']:.0f} MB)"
+    )
     if figures["stream"]:
         s = figures["stream"]
-        print(f"\nstream replay (Bitstamp, {s['events']} events + {s['snapshots']} snapshots): "
-              f"{s['events_per_s']:,.0f} events/s end to end, {s['process_events_per_s']:,.0f} events/s book + "
-              f"features + score; push p50 {s['push_p50_us']} us, p99 {s['push_p99_us']} us")
+        print(
+            f"\nstream replay (Bitstamp, {s['events']} events + {s['snapshots']} snapshots): "
+            f"{s['events_per_s']:,.0f} events/s end to end, {s['process_events_per_s']:,.0f} events/s book + "
+            f"features + score; push p50 {s['push_p50_us']} us, p99 {s['push_p99_us']} us"
+        )
     return figures
 
 

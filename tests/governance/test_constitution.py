@@ -129,9 +129,7 @@ def test_suggests_close_key(example_text: str) -> None:
 def test_load_raises_config_error_listing_all(tmp_path: Path, example_text: str) -> None:
     # Arrange
     path = tmp_path / "c.toml"
-    path.write_text(
-        example_text.replace("min_members = 5", "min_members = 70").replace("delta = 1e-5", "delta = 0")
-    )
+    path.write_text(example_text.replace("min_members = 5", "min_members = 70").replace("delta = 1e-5", "delta = 0"))
     # Act / Assert
     with pytest.raises(ConfigError, match=r"2 issue\(s\)") as info:
         load_constitution(path)
@@ -148,9 +146,7 @@ def test_six_field_cron_with_seconds_is_accepted(example_text: str) -> None:
 def test_cli_check_valid_and_invalid(tmp_path: Path, example_path: Path, example_text: str) -> None:
     # Arrange
     bad = tmp_path / "bad.toml"
-    bad.write_text(
-        example_text.replace("min_members = 5", "min_members = 8").replace("0 2 * * wed", "0 2 * * wedn")
-    )
+    bad.write_text(example_text.replace("min_members = 5", "min_members = 8").replace("0 2 * * wed", "0 2 * * wedn"))
     runner = CliRunner()
     # Act
     ok = runner.invoke(app, ["check", str(example_path)])

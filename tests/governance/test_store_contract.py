@@ -39,12 +39,8 @@ def _commit(round_id: int, digest: str = "abc") -> RoundCommit:
     return RoundCommit(
         result_digest=digest,
         privacy=tuple(PrivacyEntry(round_id, m, 0.5, 1e-5, "2024") for m in ids),
-        contributions=tuple(
-            ContributionEntry(round_id, m, s) for m, s in zip(ids, (0.5, 0.3, 0.2), strict=True)
-        ),
-        rewards=tuple(
-            RewardEntry(round_id, m, a, "USD") for m, a in zip(ids, (50.0, 30.0, 20.0), strict=True)
-        ),
+        contributions=tuple(ContributionEntry(round_id, m, s) for m, s in zip(ids, (0.5, 0.3, 0.2), strict=True)),
+        rewards=tuple(RewardEntry(round_id, m, a, "USD") for m, a in zip(ids, (50.0, 30.0, 20.0), strict=True)),
     )
 
 
@@ -57,9 +53,7 @@ class StoreContract:
         raise NotImplementedError
 
     def _running_to_aggregating(self, store: CoordinatorStore, slot: str = "s1") -> int:
-        rnd = store.open_round(
-            slot=slot, trigger="schedule", scheduled_for=T0, participants=("a", "b", "c"), now=T0
-        )
+        rnd = store.open_round(slot=slot, trigger="schedule", scheduled_for=T0, participants=("a", "b", "c"), now=T0)
         store.transition_round(rnd.round_id, "running", now=T0)
         store.transition_round(rnd.round_id, "aggregating", now=T0)
         return rnd.round_id
@@ -85,9 +79,7 @@ class StoreContract:
     def test_round_lifecycle_and_ids(self, tmp_path: Path) -> None:
         store = self.store_factory(tmp_path)
         # Act
-        r1 = store.open_round(
-            slot="s1", trigger="schedule", scheduled_for=T0, participants=("a", "b", "c"), now=T0
-        )
+        r1 = store.open_round(slot="s1", trigger="schedule", scheduled_for=T0, participants=("a", "b", "c"), now=T0)
         r2 = store.open_round(slot="s2", trigger="manual", scheduled_for=T0, participants=(), now=T0)
         running = store.transition_round(r1.round_id, "running", now=T0 + timedelta(seconds=1))
         # Assert
@@ -145,12 +137,8 @@ class StoreContract:
     def test_bad_commit_writes_nothing(self, tmp_path: Path) -> None:
         store = self.store_factory(tmp_path)
         round_id = self._running_to_aggregating(store)
-        wrong_round = dataclasses.replace(
-            _commit(round_id), rewards=(RewardEntry(round_id + 7, "a", 1.0, "USD"),)
-        )
-        duplicate = dataclasses.replace(
-            _commit(round_id), contributions=(ContributionEntry(round_id, "a", 0.1),) * 2
-        )
+        wrong_round = dataclasses.replace(_commit(round_id), rewards=(RewardEntry(round_id + 7, "a", 1.0, "USD"),))
+        duplicate = dataclasses.replace(_commit(round_id), contributions=(ContributionEntry(round_id, "a", 0.1),) * 2)
         for bad in (wrong_round, duplicate):
             with pytest.raises(GovernanceError):
                 store.commit_round(round_id, bad, now=T0)

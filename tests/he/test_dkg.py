@@ -30,7 +30,7 @@ MEMBERS = ["a", "b", "c", "d", "e"]
 @pytest.fixture(scope="module")
 def dkg() -> DkgResult:
     if not dkg_available():
-        pytest.skip("TNO's distributed_keygen is not installed (optional: pip install \"fedrisk[dkg]\")")
+        pytest.skip('TNO\'s distributed_keygen is not installed (optional: pip install "fedrisk[dkg]")')
     return distributed_keygen(5, corruption_threshold=1, bits=512, timeout_s=900)
 
 

@@ -77,9 +77,7 @@ def test_bad_arguments_are_refused_with_a_clear_message(override: dict[str, obje
     # Arrange
     kwargs: dict[str, object] = {**KNOWN, "accountant": "pld", **override}
     # Act / Assert
-    with pytest.raises(
-        ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
-    ):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         epsilon(**kwargs)  # type: ignore[arg-type]
 
 

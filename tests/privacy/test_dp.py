@@ -39,9 +39,7 @@ def _seeded(seed: int = 0) -> NoiseSource:
 _floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, width=64)
 _dtypes = st.sampled_from([np.float32, np.float64])
 _updates = st.lists(
-    _dtypes.flatmap(
-        lambda dt: hnp.arrays(dt, hnp.array_shapes(max_dims=2, max_side=6), elements=_floats.map(dt))
-    ),
+    _dtypes.flatmap(lambda dt: hnp.arrays(dt, hnp.array_shapes(max_dims=2, max_side=6), elements=_floats.map(dt))),
     min_size=1,
     max_size=4,
 )
@@ -81,9 +79,7 @@ def test_clipping_preserves_direction(update: list[np.ndarray], clip: float) -> 
     if norm > clip:
         flat_in = np.concatenate([a.ravel().astype(np.float64) for a in update])
         flat_out = np.concatenate([a.ravel().astype(np.float64) for a in clipped])
-        np.testing.assert_allclose(
-            flat_out, flat_in * (global_l2_norm(clipped) / norm), rtol=1e-5, atol=1e-30
-        )
+        np.testing.assert_allclose(flat_out, flat_in * (global_l2_norm(clipped) / norm), rtol=1e-5, atol=1e-30)
 
 
 def test_clipping_known_value_and_bad_input() -> None:
@@ -175,18 +171,14 @@ def test_dp_fedavg_mean_known_value_noise_and_guards() -> None:
     # Act
     exact = dp_fedavg_mean(updates, clip_norm=1.0, noise_multiplier=0.0, source=NoiseSource())
     zeros = [[np.zeros(20_000)] for _ in range(3)]
-    noisy = dp_fedavg_mean(
-        zeros, clip_norm=1.0, noise_multiplier=2.0, source=NoiseSource(), expected_members=3
-    )
+    noisy = dp_fedavg_mean(zeros, clip_norm=1.0, noise_multiplier=2.0, source=NoiseSource(), expected_members=3)
     # Assert: mean, and noise std z*C/d = 2/3 on the mean (s.e. of the sample std ≈ 0.5 %)
     np.testing.assert_allclose(exact[0], [0.3, 0.6])
     assert np.std(noisy[0]) == pytest.approx(2 / 3, rel=0.025)
     with pytest.raises(QuorumError, match="over 2 members"):
         dp_fedavg_mean(updates[:2], clip_norm=1.0, noise_multiplier=1.0, source=NoiseSource())
     with pytest.raises(PrivacyError, match="clip it with clip_update"):
-        dp_fedavg_mean(
-            [*updates, [np.array([3.0, 4.0])]], clip_norm=1.0, noise_multiplier=1.0, source=NoiseSource()
-        )
+        dp_fedavg_mean([*updates, [np.array([3.0, 4.0])]], clip_norm=1.0, noise_multiplier=1.0, source=NoiseSource())
     with pytest.raises(ConfigError, match="layer shapes"):
         dp_fedavg_mean([*updates, [np.zeros(3)]], clip_norm=1.0, noise_multiplier=1.0, source=NoiseSource())
 
@@ -200,9 +192,7 @@ def test_distributed_noise_std_adds_up_over_min_contributors() -> None:
         distributed_noise_std(noise_multiplier=1.0, clip_norm=1.0, min_contributors=0)
 
 
-def _tiny_training(
-    secure_mode: bool, seed: int | None, epochs: int = 4
-) -> tuple[float, int, GaussianStep, float]:
+def _tiny_training(secure_mode: bool, seed: int | None, epochs: int = 4) -> tuple[float, int, GaussianStep, float]:
     torch.manual_seed(0)
     x = torch.randn(256, 6)
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()

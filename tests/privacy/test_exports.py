@@ -7,9 +7,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize(
-    "module", ["fedrisk.privacy.accounting", "fedrisk.privacy.dp", "fedrisk.privacy.ledger"]
-)
+@pytest.mark.parametrize("module", ["fedrisk.privacy.accounting", "fedrisk.privacy.dp", "fedrisk.privacy.ledger"])
 def test_all_names_resolve(module: str) -> None:
     # Arrange
     mod = importlib.import_module(module)

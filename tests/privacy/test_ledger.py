@@ -20,9 +20,7 @@ from fedrisk.privacy.ledger import (
     period_label,
 )
 
-POLICY = BudgetPolicy.from_config(
-    {"epsilon_max": 6.0, "delta": 1e-5, "members": {"bank-b": {"epsilon_max": 2.0}}}
-)
+POLICY = BudgetPolicy.from_config({"epsilon_max": 6.0, "delta": 1e-5, "members": {"bank-b": {"epsilon_max": 2.0}}})
 ROUND = {"level": "member", "noise_multiplier": 1.0, "sample_rate": 0.1, "steps": 10, "period": "2026"}
 
 
@@ -45,9 +43,7 @@ class LedgerContract:
             epsilon(noise_multiplier=1.0, sample_rate=0.1, rounds=10, delta=1e-5)
         )
         assert [e.epsilon_after for e in entries] == sorted(e.epsilon_after for e in entries)
-        assert ledger.spent("bank-a", level="member", period="2026") == pytest.approx(
-            entries[-1].epsilon_after
-        )
+        assert ledger.spent("bank-a", level="member", period="2026") == pytest.approx(entries[-1].epsilon_after)
         assert entries[-1].delta == 1e-5 and entries[-1].accountant == "pld"
 
     def test_round_that_would_exceed_budget_is_refused_and_not_recorded(self, ledger: PrivacyLedger) -> None:

@@ -83,8 +83,14 @@ def client(run_dir: Path) -> Iterator[TestClient]:
         yield c
 
 
-def feature_rows(hours: int = 24, assets: tuple[str, ...] = ("BTC", "ETH"), *, seed: int = 0,
-                 as_list: bool = False, start: str = "2019-07-01") -> list[dict[str, object]]:
+def feature_rows(
+    hours: int = 24,
+    assets: tuple[str, ...] = ("BTC", "ETH"),
+    *,
+    seed: int = 0,
+    as_list: bool = False,
+    start: str = "2019-07-01",
+) -> list[dict[str, object]]:
     rng = np.random.default_rng(seed)
     ts = pd.date_range(start, periods=hours, freq="h", tz="UTC")
     rows = []

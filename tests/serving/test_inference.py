@@ -31,9 +31,17 @@ def test_paths_match_predict(scorer: StressScorer, hours: int, venue: str) -> No
     saved = scorer.saved
     member = saved.member(venue)
     idx = np.arange(saved.config.window - 1, hours)
-    tm = TorchMember(venue, torch.from_numpy(member.normaliser.apply(x)), torch.zeros(hours, 4),
-                     torch.zeros(hours, 4, dtype=torch.bool), torch.from_numpy(member.graph.astype(np.float32)),
-                     idx, idx, idx, saved.config.window)
+    tm = TorchMember(
+        venue,
+        torch.from_numpy(member.normaliser.apply(x)),
+        torch.zeros(hours, 4),
+        torch.zeros(hours, 4, dtype=torch.bool),
+        torch.from_numpy(member.graph.astype(np.float32)),
+        idx,
+        idx,
+        idx,
+        saved.config.window,
+    )
     ref = predict(saved.model, tm, idx)
     assert ref.std() > 1e-3  # the test model's scores vary with the input
     for path in ("numpy", "sliding", "torch", "auto"):

@@ -38,10 +38,20 @@ def test_health_models_metrics_docs(client: TestClient, run_dir: Path) -> None:
     assert str(run_dir) not in json.dumps(models)  # no absolute paths leak
     assert client.get("/v1/models/stress").json()["sha256"] == stress["sha256"]
     assert {m["name"]: m["status"] for m in models["models"]} == {
-        "stress": "loaded", "fraud": "absent", "counterfactuals": "absent"}
+        "stress": "loaded",
+        "fraud": "absent",
+        "counterfactuals": "absent",
+    }
     spec = client.get("/openapi.json").json()
-    for path in ("/v1/stress/score", "/v1/stress/index", "/v1/fraud/score", "/v1/models", "/v1/explain/members",
-                 "/healthz", "/metrics"):
+    for path in (
+        "/v1/stress/score",
+        "/v1/stress/index",
+        "/v1/fraud/score",
+        "/v1/models",
+        "/v1/explain/members",
+        "/healthz",
+        "/metrics",
+    ):
         assert path in spec["paths"], path
     assert client.get("/docs").status_code == 200
     assert "dashboard" in client.get("/").text
@@ -110,16 +120,37 @@ def test_score_bars_go_through_score_frame(client: TestClient, run_dir: Path) ->
     from synthetic import bars as synthetic_bars
 
     frame = synthetic_bars(60, seed=3)
-    bars = [{"ts_utc": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "asset": "BTC", "open": o, "high": h, "low": lo,
-             "close": c, "volume_base": vb, "volume_quote": vq}
-            for t, o, h, lo, c, vb, vq in frame.itertuples(index=False)]
+    bars = [
+        {
+            "ts_utc": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "asset": "BTC",
+            "open": o,
+            "high": h,
+            "low": lo,
+            "close": c,
+            "volume_base": vb,
+            "volume_quote": vq,
+        }
+        for t, o, h, lo, c, vb, vq in frame.itertuples(index=False)
+    ]
     resp = client.post("/v1/stress/score", json={"venue": "kraken", "bars": bars})
     assert resp.status_code == 200, resp.text
     item = resp.json()["items"][0]
     assert item["warnings"] and "744" in item["warnings"][0]
-    tidy = pd.DataFrame({"venue": "kraken", "base": "BTC", "quote": "USD", "ts_utc": frame["ts"], "open": frame["open"],
-                         "high": frame["high"], "low": frame["low"], "close": frame["close"],
-                         "volume_base": frame["vbase"], "volume_quote": frame["vquote"]})
+    tidy = pd.DataFrame(
+        {
+            "venue": "kraken",
+            "base": "BTC",
+            "quote": "USD",
+            "ts_utc": frame["ts"],
+            "open": frame["open"],
+            "high": frame["high"],
+            "low": frame["low"],
+            "close": frame["close"],
+            "volume_base": frame["vbase"],
+            "volume_quote": frame["vquote"],
+        }
+    )
     tidy["stale"] = tidy["volume_base"] <= 0
     ref = score_frame(load_model(run_dir), tidy)
     ref = ref[ref["venue"] == "kraken"]
@@ -136,10 +167,17 @@ def test_score_bars_go_through_score_frame(client: TestClient, run_dir: Path) ->
         ("[]", 422, "must be a JSON object"),
         ('{"venue": "kraken"}', 422, "exactly one of 'rows'"),
         ('{"venue": "kraken", "rowz": []}', 422, "rowz: unknown field"),
-        ('{"venue": "kraken", "rows": [{"ts_utc": "2019-07-01T00:00:00Z", "asset": "BTC", "features": [NaN]}]}', 422,
-         "send null for a missing"),
-        ('{"venue": "kraken", "rows": [{"ts_utc": "2019-07-01T00:00:00Z", "asset": "BTC", "features": '
-         '{"ret": Infinity}}]}', 422, "NaN and Infinity are not accepted"),
+        (
+            '{"venue": "kraken", "rows": [{"ts_utc": "2019-07-01T00:00:00Z", "asset": "BTC", "features": [NaN]}]}',
+            422,
+            "send null for a missing",
+        ),
+        (
+            '{"venue": "kraken", "rows": [{"ts_utc": "2019-07-01T00:00:00Z", "asset": "BTC", "features": '
+            '{"ret": Infinity}}]}',
+            422,
+            "NaN and Infinity are not accepted",
+        ),
         ('{"items": [{"venue": "kraken", "rows": [], "extra": 1}]}', 422, "items[0].extra: unknown field"),
         ('{"venue": "kraken", "rows": "x"}', 422, "rows"),
     ],
@@ -190,12 +228,14 @@ def test_oversize_batches(client: TestClient, monkeypatch: pytest.MonkeyPatch) -
     items = [{"venue": f"v{i}", "rows": []} for i in range(MAX_ITEMS + 1)]
     assert "the limit is" in _err(client.post("/v1/stress/score", json={"items": items}), 413)
     monkeypatch.setattr("fedrisk.serving.stress.MAX_ROWS", 40)
-    assert "Split the request" in _err(client.post("/v1/stress/score",
-                                                   json={"venue": "kraken", "rows": feature_rows()}), 413)
+    assert "Split the request" in _err(
+        client.post("/v1/stress/score", json={"venue": "kraken", "rows": feature_rows()}), 413
+    )
     monkeypatch.setattr("fedrisk.serving.stress.MAX_HOURS", 10)
     monkeypatch.setattr("fedrisk.serving.stress.MAX_ROWS", 10_000)
-    assert "span 24 hours" in _err(client.post("/v1/stress/score", json={"venue": "kraken", "rows": feature_rows()}),
-                                   413)
+    assert "span 24 hours" in _err(
+        client.post("/v1/stress/score", json={"venue": "kraken", "rows": feature_rows()}), 413
+    )
 
 
 def test_body_size_limit_before_reading(run_dir: Path) -> None:
@@ -235,14 +275,20 @@ def test_internal_error_is_sanitised_and_the_service_keeps_serving(
 def test_index_latest_and_history(client: TestClient) -> None:
     body = client.get("/v1/stress/index").json()
     assert body["assets"] == ["BTC", "ETH", "MARKET"] and body["alarm_threshold"] == 50.0
-    assert body["latest"]["BTC"] == {"ts_utc": "2019-07-02T23:00:00Z", "asset": "BTC", "index": 57.0, "members": 3,
-                                     "alarm": True}
+    assert body["latest"]["BTC"] == {
+        "ts_utc": "2019-07-02T23:00:00Z",
+        "asset": "BTC",
+        "index": 57.0,
+        "members": 3,
+        "alarm": True,
+    }
     assert body["latest"]["ETH"]["ts_utc"] == "2019-07-02T22:00:00Z"  # the last hour is withheld (NaN)
     assert len(body["history"]) == 3 * 48
     one = client.get("/v1/stress/index", params={"asset": "btc", "limit": 5, "since": "2019-07-02"}).json()
     assert [p["asset"] for p in one["history"]] == ["BTC"] * 5
-    window = client.get("/v1/stress/index", params={"asset": "MARKET", "since": "2019-07-01T10:00:00Z",
-                                                    "until": "2019-07-01T12:00:00Z"}).json()
+    window = client.get(
+        "/v1/stress/index", params={"asset": "MARKET", "since": "2019-07-01T10:00:00Z", "until": "2019-07-01T12:00:00Z"}
+    ).json()
     assert [p["index"] for p in window["history"]] == [20.0, 21.0, 22.0]
     assert "not in the index" in _err(client.get("/v1/stress/index", params={"asset": "DOGE"}), 422)
     assert "not an ISO date" in _err(client.get("/v1/stress/index", params={"since": "yesterday"}), 422)
@@ -274,16 +320,19 @@ class _FakeFraud:
     def score(self, accounts: pd.DataFrame) -> pd.DataFrame:
         if "x" not in accounts.columns:
             raise ValueError("missing column 'x' (expected the dataset's feature columns)")
-        return pd.DataFrame({"Address": accounts["Address"], "score": accounts["x"] / 10.0,
-                             "flagged": accounts["x"] > 5})
+        return pd.DataFrame(
+            {"Address": accounts["Address"], "score": accounts["x"] / 10.0, "flagged": accounts["x"] > 5}
+        )
 
 
 def test_fraud_plugin(run_dir: Path) -> None:
     (run_dir / "fraud").mkdir()
     with TestClient(create_app(run_dir, fraud_loader=lambda _p: _FakeFraud()), raise_server_exceptions=False) as c:
         body = c.post("/v1/fraud/score", json={"accounts": [{"Address": "0xa", "x": 7}, {"Address": "0xb", "x": 1}]})
-        assert body.json()["scores"] == [{"Address": "0xa", "score": 0.7, "flagged": True},
-                                         {"Address": "0xb", "score": 0.1, "flagged": False}]
+        assert body.json()["scores"] == [
+            {"Address": "0xa", "score": 0.7, "flagged": True},
+            {"Address": "0xb", "score": 0.1, "flagged": False},
+        ]
         assert "missing column 'x'" in _err(c.post("/v1/fraud/score", json={"accounts": [{"Address": "0xa"}]}), 422)
         assert _err(c.post("/v1/fraud/score", json={"accounts": []}), 422)
         fraud = c.get("/v1/models/fraud").json()
@@ -313,16 +362,17 @@ def test_explain_with_counterfactual_models(run_dir: Path) -> None:
     for k, member in enumerate(("bitstamp", "coinbase"), start=1):
         write_model(run_dir / "counterfactuals" / member, seed=k)
     with TestClient(create_app(run_dir), raise_server_exceptions=False) as c:
-        resp = c.post("/v1/explain/members", json={"item": {"venue": "kraken", "rows": feature_rows()},
-                                                    "asset": "BTC"})
+        resp = c.post("/v1/explain/members", json={"item": {"venue": "kraken", "rows": feature_rows()}, "asset": "BTC"})
         assert resp.status_code == 200, resp.text
         out = resp.json()["members"]
         assert [m["member"] for m in out] == ["bitstamp", "coinbase"]
         for m in out:
             assert m["delta"] == pytest.approx(m["score_all"] - m["score_without"])
             assert m["text"].startswith(f"without {m['member']} the stress score of BTC at 2019-07-01 23:00")
-        assert "no score" in _err(c.post("/v1/explain/members", json={
-            "item": {"venue": "kraken", "rows": feature_rows()}, "asset": "XRP"}), 422)
+        assert "no score" in _err(
+            c.post("/v1/explain/members", json={"item": {"venue": "kraken", "rows": feature_rows()}, "asset": "XRP"}),
+            422,
+        )
 
 
 # -- start-up refusals ---------------------------------------------------------------------------------------------
@@ -373,16 +423,19 @@ def test_matrix_shape_errors(client: TestClient) -> None:
     assert isinstance(values, list)
     ragged = {**m, "values": [*values[:-1], [values[-1][0]]]}
     assert "must be [hours][2 assets][33 features]" in _err(
-        client.post("/v1/stress/score", json={"venue": "kraken", "matrix": ragged}), 422)
+        client.post("/v1/stress/score", json={"venue": "kraken", "matrix": ragged}), 422
+    )
     short = {**m, "values": [[v[:30] for v in hour] for hour in values]}
-    assert "has shape [24, 2, 30]" in _err(client.post("/v1/stress/score", json={"venue": "kraken", "matrix": short}),
-                                           422)
+    assert "has shape [24, 2, 30]" in _err(
+        client.post("/v1/stress/score", json={"venue": "kraken", "matrix": short}), 422
+    )
     dup = {**m, "assets": ["BTC", "BTC"]}
     assert "repeats an asset" in _err(client.post("/v1/stress/score", json={"venue": "kraken", "matrix": dup}), 422)
     both = {"venue": "kraken", "matrix": m, "rows": feature_rows()}
     assert "exactly one of" in _err(client.post("/v1/stress/score", json=both), 422)
-    assert "needs a 24-hour window" in _err(client.post("/v1/stress/score", json={
-        "venue": "kraken", "matrix": {**m, "values": values[:5]}}), 422)
+    assert "needs a 24-hour window" in _err(
+        client.post("/v1/stress/score", json={"venue": "kraken", "matrix": {**m, "values": values[:5]}}), 422
+    )
 
 
 def test_large_bodies_get_the_same_messages(client: TestClient) -> None:
@@ -395,8 +448,9 @@ def test_large_bodies_get_the_same_messages(client: TestClient) -> None:
     resp = client.post("/v1/stress/score", content=bad, headers={"content-type": "application/json"})
     assert "send null for a missing" in _err(resp, 422)
     broken = text[:-10]
-    assert "not valid JSON" in _err(client.post("/v1/stress/score", content=broken,
-                                                headers={"content-type": "application/json"}), 400)
+    assert "not valid JSON" in _err(
+        client.post("/v1/stress/score", content=broken, headers={"content-type": "application/json"}), 400
+    )
 
 
 def _tiny_fraud_model(run_dir: Path) -> list[dict[str, object]]:
@@ -407,9 +461,15 @@ def _tiny_fraud_model(run_dir: Path) -> list[dict[str, object]]:
     from fedrisk.models.tabular import MLPConfig, Normaliser, build_mlp, save_tabular
 
     names = feature_names("impute")
-    save_tabular(run_dir / "fraud", kind="mlp", features=names,
-                 normaliser=Normaliser.fit(np.random.default_rng(0).normal(0, 1, (50, len(names)))), threshold=0.5,
-                 mlp=build_mlp(MLPConfig(len(names), (8,)), seed=1), extra={"task": "fraud", "leak": "impute"})
+    save_tabular(
+        run_dir / "fraud",
+        kind="mlp",
+        features=names,
+        normaliser=Normaliser.fit(np.random.default_rng(0).normal(0, 1, (50, len(names)))),
+        threshold=0.5,
+        mlp=build_mlp(MLPConfig(len(names), (8,)), seed=1),
+        extra={"task": "fraud", "leak": "impute"},
+    )
     rng = np.random.default_rng(2)
     accounts: list[dict[str, object]] = []
     for i in range(6):

@@ -25,10 +25,23 @@ def _free_port() -> int:
 
 def test_real_uvicorn_process(run_dir: Path) -> None:
     port = _free_port()
-    cmd = [sys.executable, "-m", "fedrisk.cli.app", "serve", "--run", str(run_dir), "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "fedrisk.cli.app",
+        "serve",
+        "--run",
+        str(run_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -60,6 +73,11 @@ def test_real_uvicorn_process(run_dir: Path) -> None:
 
 
 def test_serve_cli_refuses_a_bad_run_dir(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "fedrisk.cli.app", "serve", "--run", str(tmp_path)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "fedrisk.cli.app", "serve", "--run", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 9 and "no saved stress model" in out.stderr

@@ -42,10 +42,19 @@ def test_feature_rows_score_as_score_frame(real_run: Path, shared_data_dir: Path
     feats = labelled_features(tidy)
     feats = feats[feats["venue"] == venue]
     rows = [
-        {"ts_utc": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "asset": a, "observed": bool(o),
-         "features": [None if (isinstance(v, float) and math.isnan(v)) else float(v) for v in vals]}
-        for t, a, o, vals in zip(feats["ts_utc"], feats["base"], feats["observed"],
-                                 feats[list(saved.features)].to_numpy(dtype=float).tolist(), strict=True)
+        {
+            "ts_utc": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "asset": a,
+            "observed": bool(o),
+            "features": [None if (isinstance(v, float) and math.isnan(v)) else float(v) for v in vals],
+        }
+        for t, a, o, vals in zip(
+            feats["ts_utc"],
+            feats["base"],
+            feats["observed"],
+            feats[list(saved.features)].to_numpy(dtype=float).tolist(),
+            strict=True,
+        )
     ]
     with TestClient(create_app(real_run), raise_server_exceptions=False) as c:
         resp = c.post("/v1/stress/score", json={"venue": venue, "rows": rows})

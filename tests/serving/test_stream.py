@@ -114,8 +114,10 @@ def test_seed_and_agreement() -> None:
 
 
 def test_parse_bitstamp_lines() -> None:
-    ev = parse_bitstamp_line('1430438404518 order_created {"price": "236.47", "amount": "2.00000000", '
-                             '"datetime": "1430438404", "id": 65595247, "order_type": 0}')
+    ev = parse_bitstamp_line(
+        '1430438404518 order_created {"price": "236.47", "amount": "2.00000000", '
+        '"datetime": "1430438404", "id": 65595247, "order_type": 0}'
+    )
     assert ev == Event(1430438404518, CREATED, 65595247, BID, 23647, 2 * SATOSHI)
     tr = parse_bitstamp_line('1430438404645 trade {"price": 236.47, "amount": 0.21144331, "id": 8111041}')
     assert tr == Event(1430438404645, TRADE, 8111041, -1, 23647, 21144331)
@@ -281,9 +283,25 @@ def test_lobster_fixture_parses(bitstamp_dir: Path) -> None:
 def test_stream_replay_cli(bitstamp_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "features.csv"
     root = Path(__file__).resolve().parents[2]
-    res = subprocess.run([sys.executable, "-m", "fedrisk.cli.app", "stream", "replay", "--events", str(bitstamp_dir),
-                          "--interval", "60", "--out", str(out)], cwd=root, capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fedrisk.cli.app",
+            "stream",
+            "replay",
+            "--events",
+            str(bitstamp_dir),
+            "--interval",
+            "60",
+            "--out",
+            str(out),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert "events/s" in res.stderr and "top of book agrees" in res.stderr
     frame = pd.read_csv(out)
@@ -294,7 +312,8 @@ def test_replay_at_a_multiple_of_real_time(tmp_path: Path) -> None:
     events = synthetic_events(400)
     span_s = (events[-1].ts_ms - events[0].ts_ms) / 1000.0
     t0 = time.perf_counter()
-    report, _ = replay(tmp_path / "synthetic", interval_s=5.0, calibration_s=30.0, items=iter(events),
-                       speed=span_s / 0.3)
+    report, _ = replay(
+        tmp_path / "synthetic", interval_s=5.0, calibration_s=30.0, items=iter(events), speed=span_s / 0.3
+    )
     assert time.perf_counter() - t0 >= 0.25  # paced: about 0.3 s of wall time for the whole span
     assert report.events == len(events)

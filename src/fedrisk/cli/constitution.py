@@ -54,17 +54,12 @@ def show(path: FileArg, as_json: JsonOpt = False) -> None:
     typer.echo(f"  schedule: '{sched.cron}' in {sched.timezone}, missed rounds: {sched.missed_round_policy}")
     p = constitution.privacy
     typer.echo(
-        f"  privacy: {p.mode}, ε {p.epsilon_per_round}/round, budget {p.epsilon_budget}/{p.budget_period},"
-        f" δ {p.delta}"
+        f"  privacy: {p.mode}, ε {p.epsilon_per_round}/round, budget {p.epsilon_budget}/{p.budget_period}, δ {p.delta}"
     )
     typer.echo(f"  aggregation: {constitution.aggregation_mode}")
-    typer.echo(
-        f"  quorum: {constitution.quorum.min_members} members (cohort ≥ {constitution.quorum.min_cohort})"
-    )
+    typer.echo(f"  quorum: {constitution.quorum.min_members} members (cohort ≥ {constitution.quorum.min_cohort})")
     r = constitution.rewards
-    typer.echo(
-        f"  rewards: {r.pool_per_round} {r.currency}/round, {r.split_rule}, floor {r.floor}, cap {r.cap}"
-    )
+    typer.echo(f"  rewards: {r.pool_per_round} {r.currency}/round, {r.split_rule}, floor {r.floor}, cap {r.cap}")
     typer.echo(f"  members ({len(constitution.members)}):")
     for m in constitution.members:
         typer.echo(f"    {m.id:<10} {m.tier:<5} {m.organisation} (joined {m.joined})")

@@ -30,9 +30,18 @@ def check(
     for col in ("venue", "asset", "rows", "first", "last", "missing h", "gaps", "stale h", "dups", "rejected"):
         table.add_column(col)
     for q in quality:
-        table.add_row(q.venue, q.base, str(q.rows), q.first_hour[:13], q.last_hour[:13], str(q.missing_hours),
-                      str(q.gaps), str(q.stale_hours), str(q.exact_duplicates_dropped + q.conflicting_duplicates),
-                      str(len(q.rejected_rows)))
+        table.add_row(
+            q.venue,
+            q.base,
+            str(q.rows),
+            q.first_hour[:13],
+            q.last_hour[:13],
+            str(q.missing_hours),
+            str(q.gaps),
+            str(q.stale_hours),
+            str(q.exact_duplicates_dropped + q.conflicting_duplicates),
+            str(len(q.rejected_rows)),
+        )
     console.print(table)
 
 

@@ -23,9 +23,7 @@ SampleRateOpt = Annotated[
 ]
 RoundsOpt = Annotated[int, typer.Option("--rounds", "-T", help="Number of rounds (compositions) T.")]
 DeltaOpt = Annotated[float, typer.Option("--delta", help="Target δ in (0, 1).")]
-AccountantOpt = Annotated[
-    str, typer.Option("--accountant", help="pld (tight, reported) or rdp (cross-check).")
-]
+AccountantOpt = Annotated[str, typer.Option("--accountant", help="pld (tight, reported) or rdp (cross-check).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
@@ -60,9 +58,7 @@ def epsilon_cmd(
         "delta": delta,
         "accountant": accountant,
     }
-    text = (
-        f"ε = {eps:.4f}  (z={noise_multiplier:g}, q={sample_rate:g}, T={rounds}, δ={delta:g}, {accountant})"
-    )
+    text = f"ε = {eps:.4f}  (z={noise_multiplier:g}, q={sample_rate:g}, T={rounds}, δ={delta:g}, {accountant})"
     _emit(payload, as_json, text)
 
 
@@ -83,9 +79,7 @@ def calibrate(
         delta=delta,
         accountant=accountant,
     )
-    eps = epsilon(
-        noise_multiplier=z, sample_rate=sample_rate, rounds=rounds, delta=delta, accountant=accountant
-    )
+    eps = epsilon(noise_multiplier=z, sample_rate=sample_rate, rounds=rounds, delta=delta, accountant=accountant)
     payload = {
         "noise_multiplier": z,
         "epsilon": eps,

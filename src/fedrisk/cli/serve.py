@@ -22,8 +22,21 @@ def serve(
 ) -> None:
     """Serve /v1/stress/score, /v1/stress/index, /v1/fraud/score, /v1/models, /v1/explain/members, /healthz,
     /metrics and the OpenAPI docs at /docs. Models are loaded once, behind the audit gate."""
-    argv = [sys.executable, "-m", "fedrisk.serving", "--run", str(run), "--host", host, "--port", str(port),
-            "--torch-threads", str(torch_threads), "--log-level", log_level]
+    argv = [
+        sys.executable,
+        "-m",
+        "fedrisk.serving",
+        "--run",
+        str(run),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--torch-threads",
+        str(torch_threads),
+        "--log-level",
+        log_level,
+    ]
     if access_log:
         argv.append("--access-log")
     sys.stdout.flush()

@@ -9,8 +9,7 @@ import typer
 
 from fedrisk.cli._common import console, print_json
 
-app = typer.Typer(help="Order-book streams: rebuild the book, compute features, score and alert.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Order-book streams: rebuild the book, compute features, score and alert.", no_args_is_help=True)
 
 
 @app.callback()
@@ -60,8 +59,13 @@ def replay(
             console.print(f"{int(s.row['start_ms'])} score {s.score:.2f} ({state})")
 
     report, scored = run_replay(
-        events, interval_s=interval, calibration_s=calibration_min * 60.0, quantile=quantile,
-        seed_snapshot=seed_snapshot, speed=speed, on_interval=show,
+        events,
+        interval_s=interval,
+        calibration_s=calibration_min * 60.0,
+        quantile=quantile,
+        seed_snapshot=seed_snapshot,
+        speed=speed,
+        on_interval=show,
     )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

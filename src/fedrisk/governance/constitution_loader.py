@@ -129,9 +129,7 @@ def _schedule(c: IssueCollector, raw: Table) -> Schedule | None:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
-            c.add(
-                "schedule.timezone", f"unknown time zone '{tz}'", 'use an IANA name such as "Europe/London"'
-            )
+            c.add("schedule.timezone", f"unknown time zone '{tz}'", 'use an IANA name such as "Europe/London"')
             tz = None
     policy = c.string(tbl, "missed_round_policy", "schedule", default="skip", choices=MISSED_ROUND_POLICIES)
     timeout = c.integer(tbl, "round_timeout_minutes", "schedule", default=120)
@@ -284,9 +282,7 @@ def _check_tier(c: IssueCollector, tier: str | None, key: str, tiers: dict[str, 
         c.add(key, f"unknown tier '{tier}'", f"use one of the tiers defined in [tiers]: {', '.join(tiers)}")
 
 
-def _rewards(
-    c: IssueCollector, raw: Table, n_members: int, tiers: dict[str, TierRights]
-) -> RewardRules | None:
+def _rewards(c: IssueCollector, raw: Table, n_members: int, tiers: dict[str, TierRights]) -> RewardRules | None:
     tbl = c.table(raw, "rewards")
     if tbl is None:
         return None
@@ -456,9 +452,7 @@ def parse_constitution(text: str) -> tuple[Constitution | None, list[Constitutio
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        return None, [
-            ConstitutionIssue("<file>", f"not valid TOML: {err}", "fix the TOML syntax at that line")
-        ]
+        return None, [ConstitutionIssue("<file>", f"not valid TOML: {err}", "fix the TOML syntax at that line")]
     return _build(raw)
 
 

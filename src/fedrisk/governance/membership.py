@@ -103,9 +103,7 @@ def check_promotion(store: CoordinatorStore, constitution: Constitution, member_
     if member.status != "active":
         return PromotionCheck(False, 0, rule.over_rounds, f"member is {member.status}, not active")
     if member.tier != rule.from_tier:
-        return PromotionCheck(
-            False, 0, rule.over_rounds, f"member is on tier '{member.tier}', not '{rule.from_tier}'"
-        )
+        return PromotionCheck(False, 0, rule.over_rounds, f"member is on tier '{member.tier}', not '{rule.from_tier}'")
     committed = {r.round_id for r in store.list_rounds() if r.state == "committed"}
     scores = [e.score for e in store.contribution_entries(member_id) if e.round_id in committed]
     last_k = scores[-rule.over_rounds :]

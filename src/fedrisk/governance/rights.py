@@ -54,9 +54,7 @@ def rights(member: MemberRecord, tiers: Mapping[str, TierRights] = DEFAULT_TIERS
             f"member '{member.id}' is on unknown tier '{member.tier}': "
             f"use one of {', '.join(tiers)} or add the tier to the constitution"
         )
-    return Rights(
-        tier.receives_model, tier.receives_index, tier.contributes_updates, tier.contributes_evaluations
-    )
+    return Rights(tier.receives_model, tier.receives_index, tier.contributes_updates, tier.contributes_evaluations)
 
 
 __all__ = ["DEFAULT_TIERS", "NO_RIGHTS", "Rights", "rights"]

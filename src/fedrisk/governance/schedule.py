@@ -36,9 +36,7 @@ def next_fire(schedule: Schedule, after: datetime) -> datetime:
     return utc(it.get_next(datetime))
 
 
-def fire_times(
-    schedule: Schedule, after: datetime, until: datetime, *, limit: int = MAX_MISSED_SCAN
-) -> list[datetime]:
+def fire_times(schedule: Schedule, after: datetime, until: datetime, *, limit: int = MAX_MISSED_SCAN) -> list[datetime]:
     """Return fire times in ``(after, until]`` (at most ``limit`` of them, the earliest)."""
     tz = ZoneInfo(schedule.timezone)
     it = croniter(schedule.cron, utc(after).astimezone(tz))

@@ -242,9 +242,7 @@ class SqlStore(CoordinatorStore):
             raise GovernanceError(f"round {round_id} does not exist: list rounds with `fedrisk status`")
         return record
 
-    def _move(
-        self, c: Connection, record: RoundRecord, target: RoundState, values: dict[str, object]
-    ) -> None:
+    def _move(self, c: Connection, record: RoundRecord, target: RoundState, values: dict[str, object]) -> None:
         """Compare-and-set the state, so two processes can never both move the same round."""
         check_transition(record.round_id, record.state, target)
         result = c.execute(
@@ -253,9 +251,7 @@ class SqlStore(CoordinatorStore):
             .values(state=target, **values)
         )
         if result.rowcount != 1:
-            raise GovernanceError(
-                f"round {record.round_id} changed state concurrently (was {record.state}); retry"
-            )
+            raise GovernanceError(f"round {record.round_id} changed state concurrently (was {record.state}); retry")
 
     def transition_round(
         self, round_id: int, target: RoundState, *, now: datetime, error: str | None = None
@@ -289,9 +285,7 @@ class SqlStore(CoordinatorStore):
 
     def fail_unfinished(self, *, now: datetime, reason: str) -> list[RoundRecord]:
         with self._tx() as c:
-            rows = c.execute(
-                select(t.rounds.c.round_id).where(t.rounds.c.state.not_in(sorted(TERMINAL_STATES)))
-            ).all()
+            rows = c.execute(select(t.rounds.c.round_id).where(t.rounds.c.state.not_in(sorted(TERMINAL_STATES)))).all()
             ids = [int(r.round_id) for r in rows]
             for round_id in ids:
                 record = self._require(c, round_id)
@@ -304,9 +298,7 @@ class SqlStore(CoordinatorStore):
         if member_id is not None:
             query = query.where(t.privacy_ledger.c.member_id == member_id)
         with self._tx() as c:
-            return [
-                PrivacyEntry(r.round_id, r.member_id, r.epsilon, r.delta, r.period) for r in c.execute(query)
-            ]
+            return [PrivacyEntry(r.round_id, r.member_id, r.epsilon, r.delta, r.period) for r in c.execute(query)]
 
     def contribution_entries(self, member_id: str | None = None) -> list[ContributionEntry]:
         tbl = t.contribution_ledger

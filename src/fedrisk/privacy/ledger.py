@@ -155,9 +155,7 @@ class BudgetPolicy:
             raise ConfigError(f"privacy budget config must be a mapping, got {type(config).__name__}")
         unknown = set(config) - {"epsilon_max", "delta", "members"}
         if unknown:
-            raise ConfigError(
-                f"unknown privacy budget keys: {sorted(unknown)} (allowed: epsilon_max, delta, members)"
-            )
+            raise ConfigError(f"unknown privacy budget keys: {sorted(unknown)} (allowed: epsilon_max, delta, members)")
         for key in ("epsilon_max", "delta"):
             if key not in config:
                 raise ConfigError(f"privacy budget config needs '{key}'")
@@ -168,9 +166,7 @@ class BudgetPolicy:
         members: dict[str, PrivacyBudget] = {}
         for name, override in raw_members.items():
             if not isinstance(override, Mapping) or set(override) - {"epsilon_max", "delta"}:
-                raise ConfigError(
-                    f"privacy budget members.{name} must be a mapping with epsilon_max and/or delta"
-                )
+                raise ConfigError(f"privacy budget members.{name} must be a mapping with epsilon_max and/or delta")
             try:
                 members[_label("member", name)] = PrivacyBudget(
                     override.get("epsilon_max", default.epsilon_max), override.get("delta", default.delta)
@@ -409,9 +405,7 @@ class PrivacyLedger(ABC):
         for (member, level, per), items in sorted(groups.items()):
             budget = self._policy.for_member(member)
             eps = items[-1].epsilon_after
-            out.append(
-                MemberSpend(member, _level(level), per, len(items), eps, budget.epsilon_max, budget.delta)
-            )
+            out.append(MemberSpend(member, _level(level), per, len(items), eps, budget.epsilon_max, budget.delta))
         return out
 
 
@@ -483,9 +477,7 @@ class SqlPrivacyLedger(PrivacyLedger):
         If a new ledger has no policy, or the given policy/accountant differ from the stored ones.
     """
 
-    def __init__(
-        self, url: str, policy: BudgetPolicy | None = None, *, accountant: str | None = None
-    ) -> None:
+    def __init__(self, url: str, policy: BudgetPolicy | None = None, *, accountant: str | None = None) -> None:
         self._engine = sa.create_engine(url)
         _META.create_all(self._engine)
         stored = self._read_meta()
@@ -499,9 +491,7 @@ class SqlPrivacyLedger(PrivacyLedger):
                     f"open it with {policy.to_config()} (start a new ledger to change the rules)"
                 )
             if accountant is not None and accountant != stored["accountant"]:
-                raise ConfigError(
-                    f"privacy ledger {url} uses accountant {stored['accountant']!r}, not {accountant!r}"
-                )
+                raise ConfigError(f"privacy ledger {url} uses accountant {stored['accountant']!r}, not {accountant!r}")
             super().__init__(stored_policy, accountant=stored["accountant"])
             return
         if policy is None:

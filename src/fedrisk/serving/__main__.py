@@ -23,8 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args(argv)
     quiet_and_offline()
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     from pathlib import Path
 
     import uvicorn
@@ -42,10 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # the loaded libraries and model leave the collector's view: collections stay short under load
     sha = app.state.registry.stress.weights_sha256
-    print(f"serving {args.run} (stress model {sha[:12]}) on http://{args.host}:{args.port}  "
-          f"docs: http://{args.host}:{args.port}/docs", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
-                workers=1)
+    print(
+        f"serving {args.run} (stress model {sha[:12]}) on http://{args.host}:{args.port}  "
+        f"docs: http://{args.host}:{args.port}/docs",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log, workers=1)
     return 0
 
 

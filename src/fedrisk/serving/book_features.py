@@ -263,8 +263,9 @@ def stream_features(items: Iterable[Event | Snapshot], engine: BookFeatureEngine
     yield from engine.close()
 
 
-def features_frame(items: Iterable[Event | Snapshot], interval_ms: int = 60_000, *,
-                   seed_snapshot: bool = False) -> pd.DataFrame:
+def features_frame(
+    items: Iterable[Event | Snapshot], interval_ms: int = 60_000, *, seed_snapshot: bool = False
+) -> pd.DataFrame:
     """Batch: every interval's features of a whole event file, as a frame (same engine as live)."""
     engine = BookFeatureEngine(interval_ms, seed_snapshot=seed_snapshot)
     rows = list(stream_features(items, engine))
@@ -273,8 +274,13 @@ def features_frame(items: Iterable[Event | Snapshot], interval_ms: int = 60_000,
 
 # -- the online liquidity-stress score --------------------------------------------------------------------------
 
-COMPONENTS: tuple[str, ...] = ("log_spread_bps", "neg_log_depth_100bps", "abs_imbalance_10", "abs_ofi_norm",
-                               "cancel_rate")
+COMPONENTS: tuple[str, ...] = (
+    "log_spread_bps",
+    "neg_log_depth_100bps",
+    "abs_imbalance_10",
+    "abs_ofi_norm",
+    "cancel_rate",
+)
 Z_CAP = 10.0
 
 
@@ -323,8 +329,7 @@ class Scored:
 
     def drivers(self, n: int = 2) -> list[str]:
         """The components that pushed the score most."""
-        return [k for k, v in sorted(self.z.items(), key=lambda kv: -(kv[1] if kv[1] == kv[1] else -1e9))[:n]
-                if v > 0]
+        return [k for k, v in sorted(self.z.items(), key=lambda kv: -(kv[1] if kv[1] == kv[1] else -1e9))[:n] if v > 0]
 
 
 @dataclass(slots=True)
@@ -365,8 +370,14 @@ class OnlineLiquidityStress:
         assert self.med is not None and self.scale is not None and self.threshold is not None
         s, z = stress_scores(comp, self.med, self.scale)
         score = float(s)
-        return Scored(row, score, dict(zip(COMPONENTS, z.tolist(), strict=True)), False, self.threshold,
-                      bool(score > self.threshold))
+        return Scored(
+            row,
+            score,
+            dict(zip(COMPONENTS, z.tolist(), strict=True)),
+            False,
+            self.threshold,
+            bool(score > self.threshold),
+        )
 
 
 def score_frame_batch(frame: pd.DataFrame, calibration_s: float = 3600.0, quantile: float = 0.99) -> pd.DataFrame:

@@ -112,11 +112,16 @@ def validation_message(errors: Sequence[dict[str, Any]], body: Any = None, *, li
     errors = specific or errors
     parts = []
     for err in errors[:limit]:
-        loc = [p for p in err.get("loc", ()) if p not in ("StressScoreItem", "StressScoreBatch")
-               and not (isinstance(p, str) and "[" in p)]
+        loc = [
+            p
+            for p in err.get("loc", ())
+            if p not in ("StressScoreItem", "StressScoreBatch") and not (isinstance(p, str) and "[" in p)
+        ]
         if not [p for p in loc if p != "body"] and err.get("type") in wrong_type:
-            return ("the body must be a JSON object: one venue {\"venue\", \"rows\" or \"bars\"} or a batch "
-                    "{\"items\": [...]} (see /docs)")
+            return (
+                'the body must be a JSON object: one venue {"venue", "rows" or "bars"} or a batch '
+                '{"items": [...]} (see /docs)'
+            )
         hint = _HINTS.get(str(err.get("type")), str(err.get("msg", "invalid")))
         parts.append(f"{_loc(loc)}: {hint}")
     more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""

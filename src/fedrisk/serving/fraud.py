@@ -44,8 +44,9 @@ class SavedFraudScorer:
         text = accounts.astype(object).where(accounts.notna(), "").astype(str)  # JSON null = empty, as in the CSV
         valid = validate_accounts(text, source="request", require_label=False)
         scores = self.saved.predict(feature_matrix(valid, self.leak))
-        return pd.DataFrame({ADDRESS: valid.frame[ADDRESS].to_numpy(), "score": scores,
-                             "flagged": scores >= self.threshold})
+        return pd.DataFrame(
+            {ADDRESS: valid.frame[ADDRESS].to_numpy(), "score": scores, "flagged": scores >= self.threshold}
+        )
 
 
 def load_fraud_scorer(path: Path) -> SavedFraudScorer:

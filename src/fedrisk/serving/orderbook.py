@@ -132,8 +132,7 @@ def read_bitstamp_orders(path: Path) -> Iterator[Event]:
         for n, line in enumerate(fh, start=2):
             f = line.rstrip("\n").split(",")
             try:
-                yield Event(int(f[1]), actions[f[5]], int(f[0]), BID if f[6] == "bid" else ASK, _ticks(f[3]),
-                            int(f[4]))
+                yield Event(int(f[1]), actions[f[5]], int(f[0]), BID if f[6] == "bid" else ASK, _ticks(f[3]), int(f[4]))
             except (IndexError, KeyError, ValueError) as err:
                 raise DataValidationError(f"{path}:{n}: unreadable row ({err})") from err
 

@@ -80,14 +80,18 @@ class AuditRef:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in {
-            "status": self.status,
-            "log": self.log,
-            "record_seq": self.record_seq,
-            "record_hash": self.record_hash,
-            "record_kind": self.record_kind,
-            "reason": self.reason,
-        }.items() if v is not None}
+        return {
+            k: v
+            for k, v in {
+                "status": self.status,
+                "log": self.log,
+                "record_seq": self.record_seq,
+                "record_hash": self.record_hash,
+                "record_kind": self.record_kind,
+                "reason": self.reason,
+            }.items()
+            if v is not None
+        }
 
 
 @dataclass(slots=True)
@@ -277,8 +281,9 @@ def _load_fraud(
 
 def _load_counterfactuals(run_dir: Path, gate: AuditGate) -> tuple[dict[str, StressScorer], ModelEntry]:
     root = run_dir / COUNTERFACTUALS_DIR
-    entry = ModelEntry(name="counterfactuals", kind="leave-one-member-out", path=COUNTERFACTUALS_DIR + "/",
-                       status="absent")
+    entry = ModelEntry(
+        name="counterfactuals", kind="leave-one-member-out", path=COUNTERFACTUALS_DIR + "/", status="absent"
+    )
     if not root.is_dir():
         entry.reason = f"no leave-one-member-out models in the run directory ({COUNTERFACTUALS_DIR}/ is missing)"
         return {}, entry
@@ -307,8 +312,10 @@ def load_registry(run_dir: Path, *, fraud_loader: Callable[[Path], FraudScorer] 
     """Load the run directory's models (audit-gated) and index; raise :class:`ServingError` when it cannot serve."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise ServingError(f"run directory {run_dir} does not exist. Fix: pass --run with a directory written by "
-                           "`fedrisk demo` or `fedrisk stress train`.")
+        raise ServingError(
+            f"run directory {run_dir} does not exist. Fix: pass --run with a directory written by "
+            "`fedrisk demo` or `fedrisk stress train`."
+        )
     gate = AuditGate(run_dir)
     saved, stress_entry = _load_stress(run_dir, gate)
     fraud, fraud_entry = _load_fraud(run_dir, gate, fraud_loader)

@@ -30,7 +30,7 @@ class FeatureRow(BaseModel):
     features: list[float | None] | dict[str, float | None] = Field(
         union_mode="left_to_right",
         description="Either {name: value} with every model feature, or the values in the model's feature order. "
-        "null = missing (scored as the training mean, as the batch scorer does); NaN/Infinity are refused."
+        "null = missing (scored as the training mean, as the batch scorer does); NaN/Infinity are refused.",
     )
     observed: bool = Field(True, description="False for an hour without a bar (scored as context, not reported).")
 
@@ -66,8 +66,12 @@ class StressScoreItem(BaseModel):
     """One venue's data: either model features (fast path) or raw hourly bars (features computed here)."""
 
     model_config = _STRICT
-    venue: str = Field(description="A member's name uses its own normalisation and graph; any other venue the "
-                       "federation's pooled ones.", min_length=1, max_length=64)
+    venue: str = Field(
+        description="A member's name uses its own normalisation and graph; any other venue the "
+        "federation's pooled ones.",
+        min_length=1,
+        max_length=64,
+    )
     rows: list[FeatureRow] | None = Field(None, description="Feature rows (at least one window of hours).")
     matrix: FeatureMatrix | None = Field(None, description="Feature rows as one array (compact, for batches).")
     bars: list[Bar] | None = Field(None, description="Raw hourly bars; 744+ hours give the 30-day features.")
@@ -123,8 +127,10 @@ class StressIndexResponse(BaseModel):
 
 class FraudRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    accounts: list[dict[str, Any]] = Field(min_length=1, description="One object per account, columns as in the "
-                                           "fraud dataset's CSV (Address and the features).")
+    accounts: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="One object per account, columns as in the fraud dataset's CSV (Address and the features).",
+    )
 
 
 class ExplainRequest(BaseModel):

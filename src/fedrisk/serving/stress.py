@@ -184,8 +184,9 @@ def matrix_panel(item: StressScoreItem, n_f: int, where: str) -> FeaturePanel:
         except ValueError as err:
             raise Unprocessable(f"{where}matrix.observed is ragged; it must be [hours][{n_a} assets]") from err
         if obs_given.shape != (n_t, n_a):
-            raise Unprocessable(f"{where}matrix.observed has shape {list(obs_given.shape)}; it must be "
-                                f"[{n_t} hours][{n_a} assets]")
+            raise Unprocessable(
+                f"{where}matrix.observed has shape {list(obs_given.shape)}; it must be [{n_t} hours][{n_a} assets]"
+            )
     x = np.full((n_t, len(ASSETS), n_f), np.nan, dtype=np.float32)
     obs = np.zeros((n_t, len(ASSETS)), dtype=bool)
     x[:, pos] = arr
@@ -240,8 +241,9 @@ def _tidy_from_bars(item: StressScoreItem, where: str) -> tuple[pd.DataFrame, li
     return tidy, warnings
 
 
-def score_item(scorer: StressScorer, item: StressScoreItem, *, where: str = "") -> tuple[VenueInputs, Scores,
-                                                                                            list[str]]:
+def score_item(
+    scorer: StressScorer, item: StressScoreItem, *, where: str = ""
+) -> tuple[VenueInputs, Scores, list[str]]:
     """Scores of one item: ``(venue inputs, scores, warnings)``."""
     venue = scorer.venue(item.venue)
     if sum(x is not None for x in (item.rows, item.matrix, item.bars)) != 1:
@@ -249,8 +251,11 @@ def score_item(scorer: StressScorer, item: StressScoreItem, *, where: str = "") 
             f"{where or 'the item'}: send exactly one of 'rows' or 'matrix' (model features) or 'bars' (hourly OHLCV)"
         )
     if item.rows is not None or item.matrix is not None:
-        panel = (feature_panel(item, scorer.features, where) if item.rows is not None
-                 else matrix_panel(item, len(scorer.features), where))
+        panel = (
+            feature_panel(item, scorer.features, where)
+            if item.rows is not None
+            else matrix_panel(item, len(scorer.features), where)
+        )
         n_t = panel.x.shape[0]
         w = scorer.window
         if n_t < w:
@@ -274,8 +279,12 @@ def score_item(scorer: StressScorer, item: StressScoreItem, *, where: str = "") 
     scored = score_frame(scorer.saved, tidy)
     scored = scored[scored["venue"] != "INDEX"]
     hours = scored["ts_utc"].astype("int64").to_numpy() // 1_000_000_000 // _EPOCH_HOUR
-    out = Scores(hours, scored["asset"].to_numpy(dtype=object), scored["score"].to_numpy(dtype=np.float64),
-                 scored["alarm"].to_numpy(dtype=bool))
+    out = Scores(
+        hours,
+        scored["asset"].to_numpy(dtype=object),
+        scored["score"].to_numpy(dtype=np.float64),
+        scored["alarm"].to_numpy(dtype=bool),
+    )
     if item.latest_only and len(out):
         keep = out.hour == out.hour.max()
         out = Scores(out.hour[keep], out.asset[keep], out.score[keep], out.alarm[keep])
@@ -296,11 +305,17 @@ def index_points(frames: list[tuple[str, Scores]], threshold: float | None) -> l
     if len({v for v, _ in frames}) < 3:
         return []
     scores = pd.concat([f.frame().assign(member=v) for v, f in frames], ignore_index=True).rename(
-        columns={"hour": "ts_utc"})
+        columns={"hour": "ts_utc"}
+    )
     index = stress_index(scores[["ts_utc", "member", "asset", "score"]]).dropna(subset=["index"])
     return [
-        {"ts_utc": _iso(int(h)), "asset": a, "index": float(ix), "members": int(m),
-         "alarm": bool(ix > threshold) if threshold is not None else None}
+        {
+            "ts_utc": _iso(int(h)),
+            "asset": a,
+            "index": float(ix),
+            "members": int(m),
+            "alarm": bool(ix > threshold) if threshold is not None else None,
+        }
         for h, a, ix, m in zip(index["ts_utc"], index["asset"], index["index"], index["members"], strict=True)
     ]
 

@@ -122,9 +122,7 @@ class PLDAccountant(PrivacyAccountant):
 
     def __init__(self, *, value_discretization_interval: float = DEFAULT_PLD_DISCRETIZATION) -> None:
         super().__init__()
-        if not (0.0 < value_discretization_interval <= 0.1) or not math.isfinite(
-            value_discretization_interval
-        ):
+        if not (0.0 < value_discretization_interval <= 0.1) or not math.isfinite(value_discretization_interval):
             raise ConfigError(
                 f"value_discretization_interval must be in (0, 0.1], got {value_discretization_interval!r}"
             )
@@ -174,7 +172,5 @@ def create_accountant(name: str = "pld") -> PrivacyAccountant:
     try:
         cls = _REGISTRY[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown accountant {name!r}: choose one of {', '.join(available_accountants())}"
-        ) from None
+        raise ConfigError(f"unknown accountant {name!r}: choose one of {', '.join(available_accountants())}") from None
     return cls()

@@ -235,9 +235,7 @@ def calibrate_noise(
         raise ConfigError("rounds must be >= 1 to calibrate (0 rounds spend no privacy at any noise)")
 
     def eps(z: float) -> float:
-        return epsilon(
-            noise_multiplier=z, sample_rate=sample_rate, rounds=rounds, delta=delta, accountant=accountant
-        )
+        return epsilon(noise_multiplier=z, sample_rate=sample_rate, rounds=rounds, delta=delta, accountant=accountant)
 
     lo, hi = 0.0, 1.0
     while eps(hi) > target_epsilon:

@@ -83,9 +83,7 @@ class NoiseSource:
                 )
             return
         if rng is None:
-            raise ConfigError(
-                "secure_mode=False needs rng (a numpy Generator or an int seed) to be reproducible"
-            )
+            raise ConfigError("secure_mode=False needs rng (a numpy Generator or an int seed) to be reproducible")
         self._rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         warnings.warn(INSECURE_WARNING, UserWarning, stacklevel=2)
         _LOG.warning(INSECURE_WARNING)
