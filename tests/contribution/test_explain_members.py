@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,7 +17,6 @@ from fedrisk.errors import ConfigError, DataValidationError, ModelError
 from fedrisk.models.saved import load_model, save_model
 from fedrisk.models.stgraph import get_weights
 
-QUICK_RUN = Path("/tmp/runq")
 AT = "2019-06-26 20:00"
 
 
@@ -40,13 +40,12 @@ def test_member_deltas_refuses_frames_without_the_key_columns() -> None:
 
 
 @pytest.fixture(scope="module")
-def run_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the quick run with leave-one-out stand-ins (scaled weights) under counterfactuals/<member>/."""
-    if not (QUICK_RUN / "results.json").is_file():
-        pytest.skip(f"{QUICK_RUN} (a `fedrisk demo --quick` run directory) is not available")
+def run_copy(demo_quick_run: tuple[Path, dict[str, Any], str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's quick run with leave-one-out stand-ins (scaled weights) under counterfactuals/."""
+    quick = demo_quick_run[0]
     run = tmp_path_factory.mktemp("run")
     for name in ("model", "results.json", "audit.jsonl", "keys"):
-        src = QUICK_RUN / name
+        src = quick / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, run / name)
     saved = load_model(run)
     weights = get_weights(saved.model)
@@ -123,8 +122,10 @@ def test_explain_members_prints_the_score_with_and_without_each_member(run_copy:
     assert "no counterfactual without 'nobody'" in str(unknown.exception)
 
 
-def test_explain_without_counterfactual_models_says_how_to_get_them(tmp_path: Path, shared_data_dir: Path) -> None:
-    shutil.copytree(QUICK_RUN / "model", tmp_path / "model") if QUICK_RUN.is_dir() else pytest.skip("no quick run")
+def test_explain_without_counterfactual_models_says_how_to_get_them(
+    demo_quick_run: tuple[Path, dict[str, Any], str], tmp_path: Path, shared_data_dir: Path
+) -> None:
+    shutil.copytree(demo_quick_run[0] / "model", tmp_path / "model")
     args = [
         "explain",
         "members",

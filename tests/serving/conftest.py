@@ -17,8 +17,6 @@ from fedrisk.models.saved import SavedMember, save_model
 from fedrisk.models.stgraph import ModelConfig, STGraphNet, get_weights
 
 MEMBERS = ("kraken", "bitstamp", "coinbase")
-RUNQ = Path("/tmp/runq")
-"""A quick demo run; the data tests use a copy of it when it exists and the shared data is set up."""
 
 
 def tiny_weights(seed: int = 0, std: float = 0.15) -> tuple[ModelConfig, list[np.ndarray]]:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-
-QUICK_RUN = Path("/tmp/runq")
 
 
 def test_model_only_run_dir_still_serves_a_page(client: TestClient) -> None:
@@ -33,11 +31,10 @@ def test_dashboard_page_and_state_are_served(run_dir: Path) -> None:
         assert c.get("/v1/dashboard/state").json() == state  # cached between polls
 
 
-@pytest.mark.skipif(not (QUICK_RUN / "results.json").is_file(), reason="no quick demo run at /tmp/runq")
-def test_dashboard_on_a_real_quick_run(tmp_path: Path) -> None:
+def test_dashboard_on_a_real_quick_run(demo_quick_run: tuple[Path, dict[str, Any], str], tmp_path: Path) -> None:
     from fedrisk.serving import create_app
 
     run = tmp_path / "run"
-    shutil.copytree(QUICK_RUN, run)
+    shutil.copytree(demo_quick_run[0], run)
     with TestClient(create_app(run), raise_server_exceptions=False) as c:
         assert "fedrisk dashboard" in c.get("/").text

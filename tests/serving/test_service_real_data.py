@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,17 +18,12 @@ from fedrisk.jobs.scoring import score_frame
 from fedrisk.models.saved import load_model
 from fedrisk.serving import create_app
 
-from .conftest import RUNQ, write_model
-
 
 @pytest.fixture
-def real_run(tmp_path: Path, shared_data_dir: Path) -> Path:
-    """A copy of the quick demo run when it exists (a trained model), else the tiny test model."""
+def real_run(demo_quick_run: tuple[Path, dict[str, Any], str], tmp_path: Path) -> Path:
+    """A copy of the model of the session's quick demo run (a trained model)."""
     run = tmp_path / "run"
-    if (RUNQ / "model" / "metadata.json").is_file():
-        shutil.copytree(RUNQ / "model", run / "model")
-    else:
-        write_model(run / "model")
+    shutil.copytree(demo_quick_run[0] / "model", run / "model")
     return run
 
 
